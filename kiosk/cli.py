@@ -1,0 +1,234 @@
+"""The ``kiosk`` command. Every subcommand reads the settings from ``--config FILE`` or ``KIOSK_CONFIG``.
+
+Exit codes: 0 done, 1 the kit could not do it (message says why), 2 bad usage or bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from kiosk import settings as settings_module
+from kiosk.store import StoreError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments, explained in one line."""
+
+
+def _load(args: argparse.Namespace) -> settings_module.Settings:
+    return settings_module.load(args.config)
+
+
+def _open_kit(args: argparse.Namespace):
+    from kiosk.runtime import Kit
+
+    return Kit.open(_load(args))
+
+
+def _ip(text: str) -> str:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not an IP address") from None
+    if address.version != 4:
+        raise UsageError("participants are identified by their IPv4 address (the kit forwards no IPv6)")
+    return str(address)
+
+
+def _mac(text: str) -> str:
+    try:
+        return settings_module.MACS.check([text])[0]
+    except ValueError as problem:
+        raise UsageError(str(problem)) from None
+
+
+def _day(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{text!r} is not a date like 2026-01-31 or 2026-01-31T14:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from kiosk import create_app
+    from kiosk.server import serve
+
+    serve(create_app(_load(args)))
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    errors = settings_module.check_file(args.file)
+    for key, reason in errors:
+        print(f"{key}: {reason}", file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
+    print(f"{args.file}: valid")
+    return 0
+
+
+def cmd_config_table(_args: argparse.Namespace) -> int:
+    sys.stdout.write(settings_module.markdown_table())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from kiosk.store import Store
+
+    store = Store(_load(args).store.path)
+    before, after = store.upgrade()
+    print(f"store {store.path}: schema {before} → {after}" if before != after
+          else f"store {store.path}: schema {after}, up to date")
+    return 0
+
+
+def _client_args(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    ip = _ip(args.ip) if args.ip else None
+    mac = _mac(args.mac) if args.mac else None
+    if not ip and not mac:
+        raise UsageError("give --ip or --mac")
+    return ip, mac
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    kit = _open_kit(args)
+    now = kit.adapters.clock()
+    sessions = kit.access.open_sessions()
+    if not sessions:
+        print("no participant is connected")
+    for session in sessions:
+        remaining = session.bytes_remaining()
+        data = "no limit" if remaining is None else f"{remaining // 1_000_000} MB left"
+        print(f"{session.mac or '-':17}  {session.ip or '-':15}  {session.seconds_remaining(now) // 60:4d} min left"
+              f"  {data:>14}  by {session.granted_by}")
+    for mac in kit.settings.access.trusted_macs:
+        print(f"{mac:17}  {'-':15}  trusted device (always allowed)")
+    return 0
+
+
+def cmd_clients_allow(args: argparse.Namespace) -> int:
+    ip, mac = _client_args(args)
+    kit = _open_kit(args)
+    if ip and not mac:
+        mac = kit.adapters.neighbours.mac_for(ip)
+    elif mac and not ip:
+        ip = kit.adapters.neighbours.ip_for(mac)
+    session = kit.access.grant(ip, mac, kit.settings.portal.default_language, granted_by="mediator")
+    print(f"allowed {session.client} for {session.seconds_remaining(kit.adapters.clock()) // 60} minutes")
+    return 0
+
+
+def cmd_clients_deny(args: argparse.Namespace) -> int:
+    ip, mac = _client_args(args)
+    kit = _open_kit(args)
+    ended = kit.access.revoke(ip, mac, reason="denied by a mediator")
+    print(f"{ended} session(s) ended" if ended else "no open session for that device")
+    if kit.access.is_trusted(mac):
+        print("note: this device is in access.trusted_macs and stays allowed", file=sys.stderr)
+    return 0
+
+
+def cmd_connections_export(args: argparse.Namespace) -> int:
+    from kiosk.services import connections
+
+    since, until = _day(args.since), _day(args.until)
+    if until <= since:
+        raise UsageError("--until must come after --since")
+    kit = _open_kit(args)
+    text = connections.export_csv(kit.store, since, until)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        print(f"{text.count(chr(10)) - 1} connection(s) written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_connections_purge(args: argparse.Namespace) -> int:
+    from kiosk.services import connections
+
+    kit = _open_kit(args)
+    purged = connections.purge(kit.store, kit.adapters.clock(), kit.settings.connections.retention_days)
+    print(f"{purged} connection record(s) older than {kit.settings.connections.retention_days} days purged")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Triporteur Kit: portal, offline services, "
+                                     "onboard network.")
+    parser.add_argument("--config", metavar="FILE", help="settings file (TOML); default: $KIOSK_CONFIG")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(parent, name: str, handler: Callable[[argparse.Namespace], int], help_text: str):
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    add(commands, "serve", cmd_serve, "serve the portal and the dashboard")
+
+    config = commands.add_parser("config", help="check or document settings").add_subparsers(
+        dest="config_command", required=True, metavar="ACTION")
+    add(config, "check", cmd_config_check, "check a settings file; exit 2 listing every problem").add_argument(
+        "file")
+    add(config, "table", cmd_config_table, "print the settings table (Markdown)")
+
+    db = commands.add_parser("db", help="the store").add_subparsers(dest="db_command", required=True,
+                                                                     metavar="ACTION")
+    add(db, "upgrade", cmd_db_upgrade, "create the store or apply pending schema migrations")
+
+    clients = commands.add_parser("clients", help="participants' devices").add_subparsers(
+        dest="clients_command", required=True, metavar="ACTION")
+    add(clients, "list", cmd_clients_list, "devices allowed on the internet now")
+    for name, handler, text in (("allow", cmd_clients_allow, "let a device on the internet"),
+                                ("deny", cmd_clients_deny, "end a device's internet access")):
+        sub = add(clients, name, handler, text)
+        sub.add_argument("--ip", help="the device's IPv4 address")
+        sub.add_argument("--mac", help="the device's MAC address")
+
+    conns = commands.add_parser("connections", help="the legal connection log").add_subparsers(
+        dest="connections_command", required=True, metavar="ACTION")
+    export = add(conns, "export", cmd_connections_export, "CSV of connections in a period, for a lawful request")
+    export.add_argument("--since", required=True, help="start date (UTC), e.g. 2026-01-01")
+    export.add_argument("--until", required=True, help="end date (UTC), excluded")
+    export.add_argument("--output", "-o", help="write to this file instead of the terminal")
+    add(conns, "purge", cmd_connections_purge, "delete connection records past the retention period")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except settings_module.SettingsError as problem:
+        for key, reason in problem.errors:
+            print(f"{key}: {reason}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as problem:
+        print(f"kiosk: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except StoreError as problem:
+        print(f"kiosk: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as problem:
+        print(f"kiosk: {problem.strerror or problem}: {problem.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Wiring: the store, the adapters and the services a running kit uses, built from the settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kiosk.adapters.firewall import Firewall, RecordingFirewall
+from kiosk.adapters.neighbours import NeighbourTable
+from kiosk.adapters.uplink import DefaultRouteUplink, Uplink
+from kiosk.services.access import AccessService, Limits
+from kiosk.settings import Settings
+from kiosk.store import Store
+
+
+@dataclass
+class Adapters:
+    """Every system effect the kit has; any left as None is built from the settings."""
+
+    firewall: Firewall | None = None
+    neighbours: NeighbourTable | None = None
+    uplink: Uplink | None = None
+    clock: Callable[[], float] = field(default=time.time)
+
+
+@dataclass
+class Kit:
+    settings: Settings
+    store: Store
+    adapters: Adapters
+    access: AccessService
+
+    @classmethod
+    def open(cls, settings: Settings, adapters: Adapters | None = None, upgrade: bool = True) -> Kit:
+        adapters = adapters or Adapters()
+        store = Store(settings.store.path)
+        if upgrade:
+            store.upgrade()
+        if adapters.firewall is None:
+            adapters.firewall = RecordingFirewall(store, adapters.clock)
+        if adapters.neighbours is None:
+            adapters.neighbours = NeighbourTable(settings.network.dhcp_leases)
+        if adapters.uplink is None:
+            adapters.uplink = DefaultRouteUplink()
+        access = AccessService(store, adapters.firewall, Limits.from_settings(settings),
+                               settings.access.trusted_macs, adapters.clock)
+        return cls(settings, store, adapters, access)

@@ -1,0 +1,72 @@
+"""``kiosk serve``: both listeners in one waitress process, plus the periodic access checks."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from waitress.server import create_server
+
+from kiosk.services import connections
+from kiosk.web.app import Apps
+
+log = logging.getLogger("kiosk.serve")
+
+
+class Housekeeper(threading.Thread):
+    """Ends expired, idle and over-quota sessions every ``access.check_seconds``; purges old logs daily."""
+
+    def __init__(self, apps: Apps) -> None:
+        super().__init__(name="kiosk-housekeeper", daemon=True)
+        self._kit = apps.kit
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        interval = self._kit.settings.access.check_seconds
+        next_purge = 0.0
+        while not self._stop.wait(interval):
+            try:
+                ended = self._kit.access.sweep()
+                if any(ended.values()):
+                    log.info("sessions ended: %s", ended)
+                now = self._kit.adapters.clock()
+                if now >= next_purge:
+                    purged = connections.purge(self._kit.store, now, self._kit.settings.connections.retention_days)
+                    if purged:
+                        log.info("connection log: %d old session(s) purged", purged)
+                    next_purge = now + 86_400
+            except Exception:  # a failed round must not stop the next one
+                log.exception("housekeeping round failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def serve(apps: Apps) -> None:
+    settings = apps.kit.settings
+    granted = apps.kit.access.reconcile()
+    log.info("firewall %s reconciled with %d grant(s)", apps.kit.adapters.firewall.name, granted)
+    socket_map: dict = {}
+    portal = create_server(apps.portal, map=socket_map, listen=settings.portal.listen,
+                           threads=settings.portal.threads, ident="kiosk", clear_untrusted_proxy_headers=True)
+    dashboard = create_server(apps.dashboard, map=socket_map, listen=settings.dashboard.listen, threads=2,
+                              ident="kiosk", clear_untrusted_proxy_headers=True)
+    housekeeper = Housekeeper(apps)
+    housekeeper.start()
+
+    def stop(signum, _frame) -> None:
+        log.info("signal %d: stopping", signum)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"kiosk: portal on {settings.portal.listen}, dashboard on {settings.dashboard.listen} "
+          f"(firewall: {apps.kit.adapters.firewall.name}, store: {apps.kit.store.path})", flush=True)
+    try:
+        portal.run()  # the shared socket map makes this loop serve the dashboard too
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        housekeeper.stop()
+        portal.close()
+        dashboard.close()

@@ -1,0 +1,350 @@
+"""Typed settings: every setting is declared once here, with its type, default and help line.
+
+Settings come from the defaults below, then a TOML file (``--config FILE`` or ``KIOSK_CONFIG``), then
+environment variables named ``KIOSK_<SECTION>_<NAME>`` (for instance ``KIOSK_PORTAL_LISTEN``).
+Every problem is reported at once as ``section.name: reason``; nothing here raises a traceback at a user.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+KNOWN_LANGUAGES = ("fr", "en", "ar", "uk", "es")
+FIREWALL_BACKENDS = ("none",)
+CONFIG_ENV = "KIOSK_CONFIG"
+ENV_PREFIX = "KIOSK_"
+
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+class SettingsError(Exception):
+    """A configuration that cannot be used; ``errors`` lists every ``(key, reason)`` found."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{key}: {reason}" for key, reason in errors))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a setting's value is written (for the docs), checked, and read from an environment string."""
+
+    description: str
+    check: Callable[[Any], Any]
+    from_env: Callable[[str], Any]
+
+
+def _expect(value: Any, kinds: type | tuple[type, ...], name: str) -> None:
+    # bool is an int in Python; a TOML `true` must never pass as a number.
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise ValueError(f"expected {name}, got a boolean")
+    if not isinstance(value, kinds):
+        raise ValueError(f"expected {name}, got {type(value).__name__} {value!r}")
+
+
+def _text(value: Any) -> str:
+    _expect(value, str, "a string")
+    return value
+
+
+def _integer(minimum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        _expect(value, int, "an integer")
+        if value < minimum:
+            raise ValueError(f"must be ≥ {minimum}, got {value}")
+        return value
+
+    return check
+
+
+def _int_from_env(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+def _boolean(value: Any) -> bool:
+    _expect(value, bool, "true or false")
+    return value
+
+
+def _bool_from_env(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _listen_address(value: Any) -> str:
+    _expect(value, str, 'a "host:port" address')
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host:
+        raise ValueError(f'expected "host:port", got {value!r}')
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"{host!r} is not an IP address") from None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"port must be between 1 and 65535, got {port!r}")
+    return value
+
+
+def _url(value: Any) -> str:
+    _expect(value, str, "a URL")
+    if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+        raise ValueError(f"expected an http:// URL or an empty string, got {value!r}")
+    return value
+
+
+def _string_list(item_check: Callable[[str], str]) -> Callable[[Any], list[str]]:
+    def check(value: Any) -> list[str]:
+        _expect(value, list, "a list")
+        return [item_check(item) for item in value]
+
+    return check
+
+
+def _list_from_env(item_check: Callable[[str], str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        return [item_check(part.strip()) for part in text.split(",") if part.strip()]
+
+    return parse
+
+
+def _mac(value: Any) -> str:
+    _expect(value, str, "a MAC address")
+    lowered = value.strip().lower().replace("-", ":")
+    if not _MAC.match(lowered):
+        raise ValueError(f"{value!r} is not a MAC address like 02:00:00:aa:bb:cc")
+    return lowered
+
+
+def _language(value: Any) -> str:
+    _expect(value, str, "a language code")
+    if value not in KNOWN_LANGUAGES:
+        raise ValueError(f"unknown language {value!r} (known: {', '.join(KNOWN_LANGUAGES)})")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        _expect(value, str, "a string")
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return check
+
+
+TEXT = Kind("text", _text, str)
+PATH = Kind("path", _text, str)
+URL = Kind("URL", _url, _url)
+LISTEN = Kind('"host:port"', _listen_address, _listen_address)
+BOOL = Kind("true/false", _boolean, _bool_from_env)
+COUNT = Kind("integer ≥ 0", _integer(0), _int_from_env)
+POSITIVE = Kind("integer ≥ 1", _integer(1), _int_from_env)
+MACS = Kind("list of MAC addresses", _string_list(_mac), _list_from_env(_mac))
+LANGUAGES = Kind(f"list of {'/'.join(KNOWN_LANGUAGES)}", _string_list(_language), _list_from_env(_language))
+LANGUAGE = Kind("/".join(KNOWN_LANGUAGES), _language, _language)
+BACKEND = Kind(" or ".join(FIREWALL_BACKENDS), _choice(*FIREWALL_BACKENDS), _choice(*FIREWALL_BACKENDS))
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str
+    name: str
+    kind: Kind
+    default: Any
+    help: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    @property
+    def env_name(self) -> str:
+        return f"{ENV_PREFIX}{self.section}_{self.name}".upper()
+
+
+DECLARATIONS: tuple[Setting, ...] = (
+    Setting("portal", "listen", LISTEN, "127.0.0.1:8080", "Address and port the participants' portal listens on."),
+    Setting("portal", "public_url", URL, "",
+            "URL of the portal's landing page used in redirects, with the kit's IP address; "
+            "empty means http:// plus the listen address."),
+    Setting("portal", "languages", LANGUAGES, list(KNOWN_LANGUAGES),
+            "Languages offered on the portal, in the order shown."),
+    Setting("portal", "default_language", LANGUAGE, "fr",
+            "Language used when the phone asks for none of the offered ones."),
+    Setting("portal", "threads", POSITIVE, 4, "Worker threads serving the portal."),
+    Setting("dashboard", "listen", LISTEN, "127.0.0.1:8081",
+            "Address and port of the mediators' dashboard; keep it off the participants' network."),
+    Setting("store", "path", PATH, "var/kiosk.db",
+            "SQLite file holding the kit's data; a relative path is taken from the working directory."),
+    Setting("firewall", "backend", BACKEND, "none",
+            "How access is enforced: none only records grants in the store and logs what it would do."),
+    Setting("access", "session_minutes", POSITIVE, 120, "Length of an internet session after accepting the charter."),
+    Setting("access", "idle_minutes", POSITIVE, 30, "A session with no traffic for this long ends."),
+    Setting("access", "quota_mb", COUNT, 500, "Data allowed per session, in megabytes; 0 means no limit."),
+    Setting("access", "trusted_macs", MACS, [],
+            "Devices always allowed without the portal (the kit's own tablets), by MAC address."),
+    Setting("access", "check_seconds", POSITIVE, 15,
+            "How often expiry, idle time and quotas are checked."),
+    Setting("connections", "retention_days", POSITIVE, 365,
+            "Days the connection log (device, IP, times, bytes) is kept for lawful requests, then purged."),
+    Setting("network", "dhcp_leases", PATH, "/var/lib/misc/dnsmasq.leases",
+            "dnsmasq's lease file, read to learn a client's MAC address."),
+)
+
+_BY_KEY: dict[str, Setting] = {setting.key: setting for setting in DECLARATIONS}
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(setting.section for setting in DECLARATIONS))
+
+
+class Settings:
+    """Validated settings; read them as ``settings.portal.listen`` or ``settings["portal.listen"]``."""
+
+    def __init__(self, values: Mapping[str, Any], source: Path | None = None):
+        self._values = dict(values)
+        self.source = source
+        for section in SECTIONS:
+            names = {key.split(".", 1)[1]: value for key, value in self._values.items()
+                     if key.startswith(section + ".")}
+            setattr(self, section, SimpleNamespace(**names))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed, given as ``section__name=value``; values are checked."""
+        values = dict(self._values)
+        errors: list[tuple[str, str]] = []
+        for dunder_key, value in changes.items():
+            key = dunder_key.replace("__", ".", 1)
+            _check_into(key, value, values, errors)
+        if errors:
+            raise SettingsError(errors)
+        return Settings(values, self.source)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def _check_into(key: str, value: Any, values: dict[str, Any], errors: list[tuple[str, str]]) -> None:
+    setting = _BY_KEY.get(key)
+    if setting is None:
+        errors.append((key, "unknown setting"))
+        return
+    try:
+        values[key] = setting.kind.check(value)
+    except ValueError as problem:
+        errors.append((key, str(problem)))
+
+
+def defaults() -> Settings:
+    return Settings({setting.key: setting.default for setting in DECLARATIONS})
+
+
+def parse_toml(text: str, values: dict[str, Any], errors: list[tuple[str, str]], origin: str) -> None:
+    """Check a TOML document against the declarations, writing good values into ``values``."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as problem:
+        errors.append((origin, f"not valid TOML: {problem}"))
+        return
+    for section, body in document.items():
+        if not isinstance(body, dict):
+            errors.append((section, "expected a [section] table"))
+            continue
+        if section not in SECTIONS:
+            errors.append((section, "unknown section"))
+            continue
+        for name, value in body.items():
+            _check_into(f"{section}.{name}", value, values, errors)
+
+
+def _apply_environment(environ: Mapping[str, str], values: dict[str, Any],
+                       errors: list[tuple[str, str]]) -> None:
+    for setting in DECLARATIONS:
+        raw = environ.get(setting.env_name)
+        if raw is None:
+            continue
+        try:
+            values[setting.key] = setting.kind.check(setting.kind.from_env(raw))
+        except ValueError as problem:
+            errors.append((setting.env_name, str(problem)))
+
+
+def _cross_checks(values: Mapping[str, Any], errors: list[tuple[str, str]]) -> None:
+    host = values["portal.listen"].rpartition(":")[0].strip("[]")
+    if host in ("0.0.0.0", "::") and not values["portal.public_url"]:  # noqa: S104 - reading, not binding
+        errors.append(("portal.public_url", "must be set to the kit's address when portal.listen is a wildcard"))
+    if values["portal.default_language"] not in values["portal.languages"]:
+        errors.append(("portal.default_language", "must be one of portal.languages"))
+    if values["portal.listen"] == values["dashboard.listen"]:
+        errors.append(("dashboard.listen", "must differ from portal.listen"))
+
+
+def load(config: str | os.PathLike[str] | None = None,
+         environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the file (``config`` or ``$KIOSK_CONFIG``), then ``KIOSK_*`` variables."""
+    environ = os.environ if environ is None else environ
+    path_text = config if config is not None else environ.get(CONFIG_ENV)
+    values = defaults().as_dict()
+    errors: list[tuple[str, str]] = []
+    path = Path(path_text) if path_text else None
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            errors.append((str(path), "file not found"))
+            text = ""
+        except (OSError, UnicodeDecodeError) as problem:
+            errors.append((str(path), f"cannot be read: {problem}"))
+            text = ""
+        parse_toml(text, values, errors, str(path))
+    _apply_environment(environ, values, errors)
+    if not errors:
+        _cross_checks(values, errors)
+    if errors:
+        raise SettingsError(errors)
+    return Settings(values, path)
+
+
+def check_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Every problem in one config file, ignoring the environment; empty when the file is valid."""
+    try:
+        load(path, environ={})
+    except SettingsError as problem:
+        return problem.errors
+    return []
+
+
+def _format_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(f'"{item}"' for item in value) + "]"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def markdown_table(declarations: Iterable[Setting] = DECLARATIONS) -> str:
+    """The README's settings table, generated from the declarations."""
+    lines = ["| setting | type | default | environment | what it does |", "|---|---|---|---|---|"]
+    for setting in declarations:
+        lines.append(f"| `{setting.key}` | {setting.kind.description} | `{_format_default(setting.default)}` "
+                     f"| `{setting.env_name}` | {setting.help} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,161 @@
+"""The kit's durable store: one SQLite file in WAL mode with versioned migrations.
+
+Every write goes through ``Store.write()``, which commits synchronously (``synchronous=FULL``): when it
+returns, the data is on disk, so a participant told "saved" keeps it across a power cut.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: secrets, access sessions (which double as the legal connection log), the `none` firewall ledger.
+    """
+    CREATE TABLE kit_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE access_sessions (
+        id INTEGER PRIMARY KEY,
+        ip TEXT,
+        mac TEXT,
+        language TEXT NOT NULL,
+        granted_by TEXT NOT NULL CHECK (granted_by IN ('portal', 'mediator')),
+        started_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        idle_timeout_s INTEGER NOT NULL,
+        quota_bytes INTEGER NOT NULL,
+        bytes_base INTEGER NOT NULL DEFAULT 0,
+        bytes_used INTEGER NOT NULL DEFAULT 0,
+        last_activity_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        end_reason TEXT,
+        CHECK (ip IS NOT NULL OR mac IS NOT NULL)
+    );
+    CREATE INDEX access_sessions_open ON access_sessions (ended_at, ip, mac);
+    CREATE INDEX access_sessions_started ON access_sessions (started_at);
+    CREATE TABLE firewall_ledger (
+        ip TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        expires_at INTEGER,
+        recorded_at INTEGER NOT NULL,
+        PRIMARY KEY (ip, mac)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """A storage problem explained for a person: read-only disk, full disk, missing directory…"""
+
+
+def _explain(problem: sqlite3.Error, path: Path) -> StoreError:
+    code = getattr(problem, "sqlite_errorname", "") or ""
+    text = str(problem)
+    if code.startswith("SQLITE_READONLY") or "readonly" in text:
+        return StoreError(f"the kit's storage is read-only, nothing can be saved ({path})")
+    if code == "SQLITE_FULL" or "disk is full" in text:
+        return StoreError(f"the kit's storage is full: free some space, then try again ({path})")
+    if code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        return StoreError(f"cannot open the store at {path}: check the folder exists and is writable")
+    if code.startswith("SQLITE_IOERR"):
+        return StoreError(f"the kit's storage failed to write ({path}): the SD card may be failing or full")
+    if code == "SQLITE_BUSY" or "locked" in text:
+        return StoreError(f"the store is busy ({path}); try again in a moment")
+    return StoreError(f"storage error ({path}): {text}")
+
+
+class Store:
+    """Thread-safe access to the SQLite file: one connection per thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as problem:
+                raise StoreError(f"cannot create the folder for the store at {self.path}: "
+                                 f"{problem.strerror}") from None
+            try:
+                connection = sqlite3.connect(self.path, isolation_level=None, timeout=10,
+                                             check_same_thread=False)
+                connection.row_factory = sqlite3.Row
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")
+                connection.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as problem:
+                raise _explain(problem, self.path) from None
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A transaction that is durable on disk when the block exits without error."""
+        connection = self._connection()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.Error as problem:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise _explain(problem, self.path) from None
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        try:
+            yield connection
+        except sqlite3.Error as problem:
+            raise _explain(problem, self.path) from None
+
+    def version(self) -> int:
+        with self.read() as connection:
+            return connection.execute("PRAGMA user_version").fetchone()[0]
+
+    def upgrade(self) -> tuple[int, int]:
+        """Apply pending migrations, each in its own transaction; returns (before, after) versions."""
+        before = self.version()
+        if before > SCHEMA_VERSION:
+            raise StoreError(f"the store at {self.path} has schema version {before}, newer than this "
+                             f"kit knows ({SCHEMA_VERSION}): update the kit's software")
+        for number in range(before + 1, SCHEMA_VERSION + 1):
+            with self.write() as connection:
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {number}")
+        return before, SCHEMA_VERSION
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+def _statements(script: str) -> Iterator[str]:
+    # executescript() would commit the open transaction; split instead so a migration stays atomic.
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()

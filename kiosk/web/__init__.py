@@ -1,0 +1,1 @@
+"""Web layer: thin blueprints that parse a request, call a service and render a page."""

@@ -1,0 +1,80 @@
+"""Builds the two WSGI apps: the participants' portal and the mediators' dashboard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, g
+
+from kiosk.runtime import Kit
+from kiosk.services import probes
+from kiosk.services.secrets import get_or_create
+from kiosk.web import dashboard, errors, portal
+from kiosk.web.csrf import CsrfTokens
+from kiosk.web.i18n import LANGUAGES, N_, Catalogues
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+@dataclass
+class Apps:
+    kit: Kit
+    portal: Flask
+    dashboard: Flask
+
+
+def landing_url(settings) -> str:
+    if settings.portal.public_url:
+        return settings.portal.public_url.rstrip("/") + "/"
+    host, _, port = settings.portal.listen.rpartition(":")
+    return f"http://{host}/" if port == "80" else f"http://{host}:{port}/"
+
+
+def _kit_hosts(settings, url: str) -> frozenset[str]:
+    listen_host = settings.portal.listen.rpartition(":")[0]
+    url_host = probes.bare_host(url.split("://", 1)[1].split("/", 1)[0])
+    return frozenset({probes.bare_host(listen_host), url_host, "localhost", "127.0.0.1"})
+
+
+def _new_flask(name: str) -> Flask:
+    app = Flask(name, template_folder=str(PACKAGE_DIR / "templates"), static_folder=str(PACKAGE_DIR / "static"))
+    app.config.update(MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, TRAP_HTTP_EXCEPTIONS=False,
+                      PROPAGATE_EXCEPTIONS=False, JSON_AS_ASCII=False)
+    return app
+
+
+def _install_i18n(app: Flask, catalogues: Catalogues) -> None:
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda message: g.translations.gettext(message),
+        ngettext=lambda singular, plural, n: g.translations.ngettext(singular, plural, n),
+        newstyle=True,
+    )
+
+    @app.context_processor
+    def language_context():
+        code = g.get("lang", catalogues.default)
+        return {"lang": LANGUAGES[code], "languages": catalogues.offered}
+
+
+def build_apps(kit: Kit) -> Apps:
+    settings = kit.settings
+    url = landing_url(settings)
+    catalogues = Catalogues(settings.portal.languages, settings.portal.default_language)
+    csrf = CsrfTokens(get_or_create(kit.store, "csrf"), kit.adapters.clock)
+
+    portal_app = _new_flask("kiosk.portal")
+    _install_i18n(portal_app, catalogues)
+    services = [portal.OfflineService("portal.info", N_("Practical information"),
+                                      N_("Who we are, what we can help with, where to find us."))]
+    portal.install(portal_app, portal.PortalContext(kit, catalogues, csrf, url, _kit_hosts(settings, url),
+                                                    services))
+    errors.install(portal_app)
+
+    dashboard_app = _new_flask("kiosk.dashboard")
+    dashboard_app.extensions["kiosk.kit"] = kit
+    dashboard_app.register_blueprint(dashboard.blueprint)
+    errors.install(dashboard_app)
+    return Apps(kit, portal_app, dashboard_app)

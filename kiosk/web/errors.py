@@ -1,0 +1,37 @@
+"""Friendly error pages: a person sees a short message and a way back, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from kiosk.store import StoreError
+
+log = logging.getLogger("kiosk.web")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def install(app: Flask, template: str = "portal/error.html") -> None:
+    def render(status: int, reason: str):
+        if _wants_json() or "translations" not in g:
+            return jsonify(error=reason, status=status), status
+        return render_template(template, status=status, reason=reason), status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return render(error.code or 500, error.name)
+
+    @app.errorhandler(StoreError)
+    def store_error(error: StoreError):
+        log.error("store: %s", error)
+        return render(503, "storage")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return render(InternalServerError.code, "internal")

@@ -1,0 +1,155 @@
+"""The participants' portal: OS probes, the landing page with the charter, and the RFC 8908 API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from kiosk.runtime import Kit
+from kiosk.services import probes
+from kiosk.web.csrf import CsrfTokens
+from kiosk.web.i18n import LANGUAGES, Catalogues
+
+blueprint = Blueprint("portal", __name__)
+
+ACCEPT_PURPOSE = "accept-charter"
+NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache", "Expires": "0"}
+
+
+@dataclass(frozen=True)
+class OfflineService:
+    endpoint: str
+    title: str  # a message id, translated when shown
+    description: str
+
+
+@dataclass
+class PortalContext:
+    kit: Kit
+    catalogues: Catalogues
+    csrf: CsrfTokens
+    landing_url: str
+    kit_hosts: frozenset[str]
+    offline_services: list[OfflineService] = field(default_factory=list)
+
+
+def context() -> PortalContext:
+    return current_app.extensions["kiosk.portal"]
+
+
+def _captive_redirect() -> Response:
+    response = redirect(context().landing_url, code=302)
+    response.headers.update(NO_STORE)
+    return response
+
+
+def intercept():
+    """Runs before any routing: OS probes first, then any foreign host, then unknown paths."""
+    ctx = context()
+    g.lang = ctx.catalogues.choose(_asked_language(), request.accept_languages)
+    g.translations = ctx.catalogues.get(g.lang)
+    ip = request.remote_addr
+    mac = ctx.kit.adapters.neighbours.mac_for(ip) if ip else None
+    g.client = ctx.kit.access.state_of(ip, mac)
+    if g.client.session is not None:
+        ctx.kit.access.touch(g.client.session)
+
+    matched = probes.match(request.host, request.path)
+    if matched is not None:
+        _, answer = matched
+        if g.client.authorised and ctx.kit.adapters.uplink.is_up():
+            return Response(answer.body, answer.status, content_type=answer.content_type, headers=NO_STORE)
+        return _captive_redirect()
+    if probes.bare_host(request.host) not in ctx.kit_hosts:
+        return _captive_redirect()
+    if request.url_rule is None and not g.client.authorised:
+        return _captive_redirect()
+    return None
+
+
+def _asked_language() -> str | None:
+    asked = request.args.get("lang")
+    if not asked and request.method == "POST":
+        try:
+            asked = request.form.get("lang")
+        except HTTPException:  # too large or malformed: the error page is shown in the phone's language
+            asked = None
+    return asked if asked in LANGUAGES else None
+
+
+def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+    ctx = context()
+    limits = ctx.kit.access.limits
+    return render_template(
+        template,
+        client=g.client,
+        uplink_up=ctx.kit.adapters.uplink.is_up(),
+        session_minutes=limits.session_seconds // 60,
+        quota_mb=limits.quota_bytes // 1_000_000,
+        offline_services=ctx.offline_services,
+        now=ctx.kit.adapters.clock,
+        **values,
+    ), status, NO_STORE
+
+
+@blueprint.get("/")
+def landing():
+    ctx = context()
+    token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+    return _page("portal/landing.html", csrf_token=token)
+
+
+@blueprint.post("/accept")
+def accept():
+    ctx = context()
+    if not ctx.csrf.valid(request.form.get("csrf_token"), ACCEPT_PURPOSE, request.remote_addr or ""):
+        raise BadRequest("expired form")
+    if request.form.get("accept") != "yes":
+        raise BadRequest("charter not accepted")
+    if not g.client.authorised:
+        if not ctx.kit.adapters.uplink.is_up():
+            token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+            return _page("portal/landing.html", status=503, csrf_token=token)
+        ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+    # A full navigation (303 to a GET) is what lets iOS turn the sheet's "Cancel" into "Done".
+    return redirect(url_for("portal.welcome", lang=g.lang), code=303)
+
+
+@blueprint.get("/welcome")
+def welcome():
+    if not g.client.authorised:
+        return redirect(url_for("portal.landing", lang=g.lang), code=303)
+    return _page("portal/welcome.html", session=g.client.session)
+
+
+@blueprint.get("/info")
+def info():
+    return _page("portal/info.html")
+
+
+@blueprint.get("/api/captive")
+def captive_api():
+    ctx = context()
+    client = g.client
+    document: dict[str, object] = {
+        "captive": not client.authorised,
+        "user-portal-url": ctx.landing_url,
+        "venue-info-url": ctx.landing_url.rstrip("/") + url_for("portal.info"),
+        "can-extend-session": True,
+    }
+    if client.session is not None:
+        now = ctx.kit.adapters.clock()
+        document["seconds-remaining"] = client.session.seconds_remaining(now)
+        remaining = client.session.bytes_remaining()
+        if remaining is not None:
+            document["bytes-remaining"] = remaining
+    return Response(json.dumps(document), 200, content_type="application/captive+json", headers=NO_STORE)
+
+
+def install(app: Flask, ctx: PortalContext) -> None:
+    app.extensions["kiosk.portal"] = ctx
+    app.before_request(intercept)
+    app.register_blueprint(blueprint)
