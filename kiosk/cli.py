@@ -110,7 +110,7 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
     for session in sessions:
         remaining = session.bytes_remaining()
         data = "no limit" if remaining is None else f"{remaining // 1_000_000} MB left"
-        print(f"{session.mac or '-':17}  {session.ip or '-':15}  {session.seconds_remaining(now) // 60:4d} min left"
+        print(f"{session.mac or '-':17}  {session.ip or '-':15}  {session.minutes_remaining(now):4d} min left"
               f"  {data:>14}  by {session.granted_by}")
     for mac in kit.settings.access.trusted_macs:
         print(f"{mac:17}  {'-':15}  trusted device (always allowed)")
@@ -125,7 +125,7 @@ def cmd_clients_allow(args: argparse.Namespace) -> int:
     elif mac and not ip:
         ip = kit.adapters.neighbours.ip_for(mac)
     session = kit.access.grant(ip, mac, kit.settings.portal.default_language, granted_by="mediator")
-    print(f"allowed {session.client} for {session.seconds_remaining(kit.adapters.clock()) // 60} minutes")
+    print(f"allowed {session.client} for {session.minutes_remaining(kit.adapters.clock())} minutes")
     return 0
 
 

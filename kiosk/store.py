@@ -6,6 +6,7 @@ returns, the data is on disk, so a participant told "saved" keeps it across a po
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -56,12 +57,26 @@ class StoreError(Exception):
     """A storage problem explained for a person: read-only disk, full disk, missing directory…"""
 
 
+def _disk_state(path: Path) -> str | None:
+    """SQLite often reports a full or read-only disk as a generic I/O or open error: ask the disk."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return "read-only"
+    if stats.f_bavail * stats.f_frsize < 64 * 1024:
+        return "full"
+    return None
+
+
 def _explain(problem: sqlite3.Error, path: Path) -> StoreError:
     code = getattr(problem, "sqlite_errorname", "") or ""
     text = str(problem)
-    if code.startswith("SQLITE_READONLY") or "readonly" in text:
+    disk = _disk_state(path)
+    if disk == "read-only" or code.startswith("SQLITE_READONLY") or "readonly" in text:
         return StoreError(f"the kit's storage is read-only, nothing can be saved ({path})")
-    if code == "SQLITE_FULL" or "disk is full" in text:
+    if disk == "full" or code == "SQLITE_FULL" or "disk is full" in text:
         return StoreError(f"the kit's storage is full: free some space, then try again ({path})")
     if code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
         return StoreError(f"cannot open the store at {path}: check the folder exists and is writable")

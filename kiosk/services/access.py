@@ -57,6 +57,10 @@ class Session:
     def seconds_remaining(self, now: float) -> int:
         return max(0, int(self.ends_at - now))
 
+    def minutes_remaining(self, now: float) -> int:
+        """Rounded up, so a fresh two-hour session reads "120 minutes", not 119."""
+        return -(-self.seconds_remaining(now) // 60)
+
     def bytes_remaining(self) -> int | None:
         if not self.quota_bytes:
             return None

@@ -1,0 +1,134 @@
+"""The README's two commands, runnable with a bare ``python3`` from the checkout (standard library only).
+
+    python3 -m kiosk.devenv run    # virtual environment, install, store under var/, serve on 8080 and 8081
+    python3 -m kiosk.devenv test   # what the tests need (Debian packages when root), then ruff and pytest
+
+Extra arguments after ``test`` go to pytest; after ``run`` they go to ``kiosk serve``'s parent command
+(for instance ``--config FILE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+VENV = CHECKOUT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+
+# Binaries the system tests drive, and the Debian package that brings each.
+SYSTEM_TOOLS: dict[str, str] = {
+    "chromium": "chromium",
+    "unshare": "util-linux",
+}
+
+
+def say(message: str) -> None:
+    print(f"[triporteur] {message}", flush=True)
+
+
+def run(argv: list[str], **options) -> None:
+    completed = subprocess.run(argv, check=False, **options)
+    if completed.returncode != 0:
+        say(f"failed ({completed.returncode}): {' '.join(argv)}")
+        sys.exit(completed.returncode)
+
+
+def _as_root(argv: list[str]) -> list[str] | None:
+    if os.geteuid() == 0:
+        return argv
+    if shutil.which("sudo"):
+        return ["sudo", *argv]
+    return None
+
+
+def apt_install(packages: list[str], why: str) -> bool:
+    """Install Debian packages when we may; False when we cannot (not root and no sudo)."""
+    if not shutil.which("apt-get"):
+        say(f"apt-get not found: install {' '.join(packages)} by hand ({why})")
+        return False
+    update, install = _as_root(["apt-get", "update", "-q"]), _as_root(
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages])
+    if update is None or install is None:
+        say(f"not root and no sudo: cannot install {' '.join(packages)} ({why})")
+        return False
+    say(f"installing {' '.join(packages)} ({why})")
+    environment = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(update, env=environment)
+    run(install, env=environment)
+    return True
+
+
+def ensure_venv() -> None:
+    if VENV_PYTHON.exists():
+        return
+    say(f"creating the virtual environment in {VENV}")
+    created = subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=False, capture_output=True, text=True)
+    if created.returncode == 0:
+        return
+    shutil.rmtree(VENV, ignore_errors=True)
+    # Debian's python3 ships venv without ensurepip; the python3-venv package brings it.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not apt_install([f"{version}-venv"], "Debian's python3 needs it to make virtual environments"):
+        say(f"cannot create a virtual environment: {created.stderr.strip()}")
+        sys.exit(1)
+    run([sys.executable, "-m", "venv", str(VENV)])
+
+
+def ensure_installed(extras: str = "") -> None:
+    """Install the kit (editable) into the venv, again only when pyproject.toml changed."""
+    spec = f".[{extras}]" if extras else "."
+    fingerprint = hashlib.sha256((CHECKOUT / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
+    stamp = VENV / f".installed-{extras or 'base'}"
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return
+    say(f"installing the kit and its dependencies ({spec})")
+    run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--upgrade", "pip"])
+    run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "-e", spec], cwd=CHECKOUT)
+    stamp.write_text(fingerprint)
+
+
+def command_run(extra: list[str]) -> None:
+    ensure_venv()
+    ensure_installed()
+    kiosk = [str(VENV / "bin" / "kiosk"), *extra]
+    run([*kiosk, "db", "upgrade"], cwd=CHECKOUT)
+    say("portal: http://127.0.0.1:8080/   dashboard: http://127.0.0.1:8081/healthz   (Ctrl+C to stop)")
+    os.chdir(CHECKOUT)
+    os.execv(kiosk[0], [*kiosk, "serve"])  # noqa: S606 - replace this process by the server, argv list
+
+
+def ensure_system_tools() -> None:
+    missing = sorted({package for tool, package in SYSTEM_TOOLS.items() if not shutil.which(tool)})
+    if missing:
+        apt_install(missing, "the system tests drive them")
+
+
+def command_test(extra: list[str]) -> None:
+    ensure_system_tools()
+    ensure_venv()
+    ensure_installed("test")
+    say("ruff check")
+    run([str(VENV / "bin" / "ruff"), "check", "."], cwd=CHECKOUT)
+    say("pytest")
+    result = subprocess.run([str(VENV_PYTHON), "-m", "pytest", *extra], cwd=CHECKOUT, check=False)
+    if result.returncode == 5:
+        say("pytest collected no test: that is a failure")
+        sys.exit(1)
+    sys.exit(result.returncode)
+
+
+def main(argv: list[str]) -> None:
+    commands = {"run": command_run, "test": command_test}
+    if not argv or argv[0] not in commands:
+        print(__doc__)
+        sys.exit(2)
+    commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
