@@ -41,6 +41,7 @@ TARGET_RSS_MB = 60.0
 
 # Headers each server writes itself; every other header of the kit's answer is copied into nginx's.
 OWN_HEADERS = frozenset({"date", "server", "content-length", "content-type", "connection", "transfer-encoding"})
+# nginx -V temp path flag -> module that may be left out with --without-http_<module>_module (None: always in)
 NGINX_MODULE_TEMP_PATHS = {"client-body": None, "proxy": "proxy", "fastcgi": "fastcgi", "uwsgi": "uwsgi",
                            "scgi": "scgi"}
 
@@ -98,7 +99,10 @@ class Processes:
 
     def stop_all(self) -> None:
         for process in reversed(self.started):
-            stop(process)
+            try:
+                stop(process)
+            except (OSError, subprocess.SubprocessError) as problem:  # still try to stop the others
+                print(f"bench: could not stop pid {process.pid}: {problem}", file=sys.stderr)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -407,10 +411,13 @@ def main() -> None:
     if args.seconds < 1:
         parser.error("--seconds must be at least 1")
     check_tools()
+    sys.stdout.reconfigure(line_buffering=True)  # keeps the figures in order with the progress lines
     processes = Processes()
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     try:
         run(args.seconds, work, processes)
+    except KeyboardInterrupt:
+        sys.exit("bench: interrupted")
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
