@@ -6,7 +6,10 @@ rate-limited reachability check and the 4G modem's view.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
+
+import netifaces
 
 
 class Uplink(Protocol):
@@ -15,9 +18,22 @@ class Uplink(Protocol):
 
 
 class DefaultRouteUplink:
-    def is_up(self) -> bool:
-        import netifaces
+    """Up when the kernel has an IPv4 default route; the answer is kept ``ttl_s`` seconds, since the
+    portal asks on every page."""
 
+    def __init__(self, ttl_s: float = 2.0) -> None:
+        self._ttl = ttl_s
+        self._checked_at = float("-inf")
+        self._up = False
+
+    def is_up(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at >= self._ttl:
+            self._up, self._checked_at = self._default_route_exists(), now
+        return self._up
+
+    @staticmethod
+    def _default_route_exists() -> bool:
         try:
             gateways = netifaces.gateways()
         except OSError:

@@ -33,4 +33,6 @@ class CsrfTokens:
         age = self._clock() - issued
         if not -300 <= age <= self._max_age:
             return False
-        return hmac.compare_digest(signature, self._mac(purpose, client, issued))
+        # compare bytes: compare_digest refuses non-ASCII str, and a forged token may hold anything
+        return hmac.compare_digest(signature.encode("utf-8", "surrogateescape"),
+                                   self._mac(purpose, client, issued).encode())

@@ -9,14 +9,15 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, render_t
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk.runtime import Kit
-from kiosk.services import probes
+from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
+from kiosk.web.gate import CaptiveGate, client_state
 from kiosk.web.i18n import LANGUAGES, Catalogues
 
 blueprint = Blueprint("portal", __name__)
 
 ACCEPT_PURPOSE = "accept-charter"
-NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache", "Expires": "0"}
+NO_STORE = dict(gate.NO_STORE)
 
 
 @dataclass(frozen=True)
@@ -40,33 +41,16 @@ def context() -> PortalContext:
     return current_app.extensions["kiosk.portal"]
 
 
-def _captive_redirect() -> Response:
-    response = redirect(context().landing_url, code=302)
-    response.headers.update(NO_STORE)
-    return response
-
-
 def intercept():
-    """Runs before any routing: OS probes first, then any foreign host, then unknown paths."""
+    """Runs before routing, for the kit's own host (the gate has answered probes and foreign hosts)."""
     ctx = context()
     g.lang = ctx.catalogues.choose(_asked_language(), request.accept_languages)
     g.translations = ctx.catalogues.get(g.lang)
-    ip = request.remote_addr
-    mac = ctx.kit.adapters.neighbours.mac_for(ip) if ip else None
-    g.client = ctx.kit.access.state_of(ip, mac)
-    if g.client.session is not None:
-        ctx.kit.access.touch(g.client.session)
-
-    matched = probes.match(request.host, request.path)
-    if matched is not None:
-        _, answer = matched
-        if g.client.authorised and ctx.kit.adapters.uplink.is_up():
-            return Response(answer.body, answer.status, content_type=answer.content_type, headers=NO_STORE)
-        return _captive_redirect()
-    if probes.bare_host(request.host) not in ctx.kit_hosts:
-        return _captive_redirect()
+    g.client = client_state(ctx.kit, request.environ)
     if request.url_rule is None and not g.client.authorised:
-        return _captive_redirect()
+        response = redirect(ctx.landing_url, code=302)
+        response.headers.update(NO_STORE)
+        return response
     return None
 
 
@@ -153,3 +137,4 @@ def install(app: Flask, ctx: PortalContext) -> None:
     app.extensions["kiosk.portal"] = ctx
     app.before_request(intercept)
     app.register_blueprint(blueprint)
+    app.wsgi_app = CaptiveGate(app.wsgi_app, ctx.kit, ctx.landing_url, ctx.kit_hosts)
