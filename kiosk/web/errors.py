@@ -8,6 +8,7 @@ from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kiosk.store import StoreError
+from kiosk.web.gate import NO_STORE
 
 log = logging.getLogger("kiosk.web")
 
@@ -18,9 +19,10 @@ def _wants_json() -> bool:
 
 def install(app: Flask, template: str = "portal/error.html") -> None:
     def render(status: int, reason: str):
+        # Never cached: a phone that saw "page not found" before accepting must not keep seeing it.
         if _wants_json() or "translations" not in g:
-            return jsonify(error=reason, status=status), status
-        return render_template(template, status=status, reason=reason), status
+            return jsonify(error=reason, status=status), status, NO_STORE
+        return render_template(template, status=status, reason=reason), status, NO_STORE
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
