@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from kiosk import settings as settings_module
+from kiosk.adapters.firewall import FirewallError
 from kiosk.store import StoreError
 
 EXIT_FAILED = 1
@@ -165,6 +168,71 @@ def cmd_connections_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+RENDERED_FILES = {
+    "nftables.nft": "kiosk.adapters.nftables:render_ruleset",
+    "dnsmasq.conf": "kiosk.adapters.dnsmasq:render_main",
+    "dnsmasq-captive.conf": "kiosk.adapters.dnsmasq:render_captive",
+    "hostapd.conf": "kiosk.adapters.hostapd:render",
+}
+
+
+def cmd_network_render(args: argparse.Namespace) -> int:
+    import importlib
+    from pathlib import Path
+
+    from kiosk.adapters.netplan import NetworkPlan
+
+    plan = NetworkPlan.from_settings(_load(args))
+    destination = Path(args.dest)
+    destination.mkdir(parents=True, exist_ok=True)
+    for name, target in RENDERED_FILES.items():
+        module, function = target.split(":")
+        text = getattr(importlib.import_module(module), function)(plan)
+        path = destination / name
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            print(f"{path}: unchanged")
+            continue
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(path)  # never a half-written file for nft or dnsmasq to load
+        print(f"{path}: written")
+    return 0
+
+
+def cmd_privileged_serve(args: argparse.Namespace) -> int:
+    import grp
+    import pwd
+
+    from kiosk.adapters.netplan import NetworkPlan
+    from kiosk.adapters.nftables import NftablesFirewall, NftRunner
+    from kiosk.adapters.privileged import PrivilegedServer
+
+    if os.geteuid() != 0:
+        raise UsageError("the privileged helper must run as root (systemd starts it)")
+    settings = _load(args)
+    uids = set()
+    for user in args.allow_user:
+        try:
+            uids.add(pwd.getpwnam(user).pw_uid)
+        except KeyError:
+            raise UsageError(f"no such user: {user}") from None
+    firewall = NftablesFirewall(NftRunner(), NetworkPlan.from_settings(settings).lan.network, time.time)
+    server = PrivilegedServer(settings.firewall.helper_socket, firewall, uids)
+    server.bind()
+    if args.group:
+        try:
+            os.chown(settings.firewall.helper_socket, 0, grp.getgrnam(args.group).gr_gid)
+        except KeyError:
+            raise UsageError(f"no such group: {args.group}") from None
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Triporteur Kit: portal, offline services, "
                                      "onboard network.")
@@ -205,6 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", required=True, help="end date (UTC), excluded")
     export.add_argument("--output", "-o", help="write to this file instead of the terminal")
     add(conns, "purge", cmd_connections_purge, "delete connection records past the retention period")
+
+    network = commands.add_parser("network", help="the onboard network").add_subparsers(
+        dest="network_command", required=True, metavar="ACTION")
+    render = add(network, "render", cmd_network_render,
+                 "write nftables.nft, dnsmasq.conf, dnsmasq-captive.conf and hostapd.conf from the settings")
+    render.add_argument("--dest", required=True, help="folder to write the files into")
+
+    privileged = commands.add_parser("privileged", help="the root helper for firewall changes").add_subparsers(
+        dest="privileged_command", required=True, metavar="ACTION")
+    helper = add(privileged, "serve", cmd_privileged_serve,
+                 "serve firewall changes on firewall.helper_socket for the unprivileged kiosk (run as root)")
+    helper.add_argument("--allow-user", action="append", default=[], metavar="USER",
+                        help="a user allowed to ask (repeatable); root always is")
+    helper.add_argument("--group", help="group owning the socket (the service user's group)")
     return parser
 
 
@@ -222,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as problem:
         print(f"kiosk: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except StoreError as problem:
+    except (StoreError, FirewallError) as problem:
         print(f"kiosk: {problem}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as problem:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kiosk.adapters.firewall import Firewall, RecordingFirewall
 from kiosk.adapters.neighbours import NeighbourTable
+from kiosk.adapters.netplan import NetworkPlan
+from kiosk.adapters.nftables import NftablesFirewall, NftRunner
+from kiosk.adapters.privileged import PrivilegedFirewall
 from kiosk.adapters.uplink import DefaultRouteUplink, Uplink
 from kiosk.services.access import AccessService, Limits
 from kiosk.settings import Settings
@@ -24,6 +28,17 @@ class Adapters:
     clock: Callable[[], float] = field(default=time.time)
 
 
+def build_firewall(settings: Settings, store: Store, clock: Callable[[], float]) -> Firewall:
+    """The configured backend. With nftables, a root process (a test namespace, the privileged helper)
+    drives nft itself; the unprivileged web process goes through the privileged helper's socket."""
+    if settings.firewall.backend == "none":
+        return RecordingFirewall(store, clock)
+    if os.geteuid() == 0:
+        lan = NetworkPlan.from_settings(settings).lan.network
+        return NftablesFirewall(NftRunner(), lan, clock)
+    return PrivilegedFirewall(settings.firewall.helper_socket)
+
+
 @dataclass
 class Kit:
     settings: Settings
@@ -38,7 +53,7 @@ class Kit:
         if upgrade:
             store.upgrade()
         if adapters.firewall is None:
-            adapters.firewall = RecordingFirewall(store, adapters.clock)
+            adapters.firewall = build_firewall(settings, store, adapters.clock)
         if adapters.neighbours is None:
             adapters.neighbours = NeighbourTable(settings.network.dhcp_leases)
         if adapters.uplink is None:

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 KNOWN_LANGUAGES = ("fr", "en", "ar", "uk", "es")
-FIREWALL_BACKENDS = ("none",)
+FIREWALL_BACKENDS = ("none", "nftables")
 CONFIG_ENV = "KIOSK_CONFIG"
 ENV_PREFIX = "KIOSK_"
 
@@ -149,6 +149,74 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return check
 
 
+def _interface(value: Any) -> str:
+    _expect(value, str, "an interface name")
+    if value and not re.match(r"^[A-Za-z0-9_.-]{1,15}$", value):
+        raise ValueError(f"{value!r} is not a network interface name")
+    return value
+
+
+def _ipv4(value: Any) -> str:
+    _expect(value, str, "an IPv4 address")
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 address") from None
+
+
+def _ipv4_interface(value: Any) -> str:
+    _expect(value, str, 'an address with its prefix, like "10.42.0.1/24"')
+    try:
+        interface = ipaddress.IPv4Interface(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address with its prefix, like 10.42.0.1/24") from None
+    if interface.network.prefixlen > 30 or interface.ip in (interface.network.network_address,
+                                                            interface.network.broadcast_address):
+        raise ValueError(f"{value!r} leaves no room for clients")
+    return str(interface)
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+
+
+def _domain(value: Any) -> str:
+    _expect(value, str, "a domain name")
+    lowered = value.strip().lower().rstrip(".")
+    if not _DOMAIN.match(lowered):
+        raise ValueError(f"{value!r} is not a domain name")
+    return lowered
+
+
+def _country(value: Any) -> str:
+    _expect(value, str, "a two-letter country code")
+    if not re.match(r"^[A-Z]{2}$", value):
+        raise ValueError(f"{value!r} is not a two-letter country code like FR")
+    return value
+
+
+def _wifi_channel(value: Any) -> int:
+    _expect(value, int, "a Wi-Fi channel number")
+    if not 1 <= value <= 13:
+        raise ValueError(f"2.4 GHz channels go from 1 to 13, got {value}")
+    return value
+
+
+def _ssid(value: Any) -> str:
+    _expect(value, str, "a network name")
+    if len(value.encode()) > 32:
+        raise ValueError("a Wi-Fi name holds at most 32 bytes")
+    if any(ch in value for ch in "\n\r\0"):
+        raise ValueError("a Wi-Fi name cannot hold line breaks")
+    return value
+
+
+def _percent(value: Any) -> int:
+    _expect(value, int, "a percentage")
+    if not 1 <= value <= 100:
+        raise ValueError(f"must be between 1 and 100, got {value}")
+    return value
+
+
 TEXT = Kind("text", _text, str)
 PATH = Kind("path", _text, str)
 URL = Kind("URL", _url, _url)
@@ -159,6 +227,16 @@ POSITIVE = Kind("integer ≥ 1", _integer(1), _int_from_env)
 MACS = Kind("list of MAC addresses", _string_list(_mac), _list_from_env(_mac))
 LANGUAGES = Kind(f"list of {'/'.join(KNOWN_LANGUAGES)}", _string_list(_language), _list_from_env(_language))
 LANGUAGE = Kind("/".join(KNOWN_LANGUAGES), _language, _language)
+INTERFACE = Kind("interface name", _interface, _interface)
+IPV4 = Kind("IPv4 address", _ipv4, _ipv4)
+IPV4_INTERFACE = Kind('"address/prefix"', _ipv4_interface, _ipv4_interface)
+IPV4_LIST = Kind("list of IPv4 addresses", _string_list(_ipv4), _list_from_env(_ipv4))
+DOMAINS = Kind("list of domain names", _string_list(_domain), _list_from_env(_domain))
+DOMAIN = Kind("domain name", _domain, _domain)
+COUNTRY = Kind("country code", _country, _country)
+CHANNEL = Kind("channel 1–13", _wifi_channel, lambda text: _wifi_channel(_int_from_env(text)))
+SSID = Kind("Wi-Fi name", _ssid, _ssid)
+PERCENT = Kind("1–100", _percent, lambda text: _percent(_int_from_env(text)))
 BACKEND = Kind(" or ".join(FIREWALL_BACKENDS), _choice(*FIREWALL_BACKENDS), _choice(*FIREWALL_BACKENDS))
 
 
@@ -194,7 +272,10 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("store", "path", PATH, "var/kiosk.db",
             "SQLite file holding the kit's data; a relative path is taken from the working directory."),
     Setting("firewall", "backend", BACKEND, "none",
-            "How access is enforced: none only records grants in the store and logs what it would do."),
+            "How access is enforced: nftables on a kit; none only records grants in the store and logs what it "
+            "would do."),
+    Setting("firewall", "helper_socket", PATH, "/run/triporteur/privileged.sock",
+            "Socket of the privileged helper that changes the firewall when the kiosk does not run as root."),
     Setting("access", "session_minutes", POSITIVE, 120, "Length of an internet session after accepting the charter."),
     Setting("access", "idle_minutes", POSITIVE, 30, "A session with no traffic for this long ends."),
     Setting("access", "quota_mb", COUNT, 500, "Data allowed per session, in megabytes; 0 means no limit."),
@@ -206,6 +287,37 @@ DECLARATIONS: tuple[Setting, ...] = (
             "Days the connection log (device, IP, times, bytes) is kept for lawful requests, then purged."),
     Setting("network", "dhcp_leases", PATH, "/var/lib/misc/dnsmasq.leases",
             "dnsmasq's lease file, read to learn a client's MAC address."),
+    Setting("network", "lan_interface", INTERFACE, "wlan0", "Interface of the participants' Wi-Fi."),
+    Setting("network", "wan_interface", INTERFACE, "wwan0",
+            "Interface of the uplink (4G modem, HiLink dongle, tethered phone)."),
+    Setting("network", "lan_address", IPV4_INTERFACE, "10.42.0.1/24", "The kit's address on the participants' side."),
+    Setting("network", "dhcp_first", IPV4, "10.42.0.20", "First address handed out to phones."),
+    Setting("network", "dhcp_last", IPV4, "10.42.0.250", "Last address handed out to phones."),
+    Setting("network", "dhcp_lease_minutes", POSITIVE, 180, "How long a phone keeps its address."),
+    Setting("network", "upstream_dns", IPV4_LIST, [],
+            "Resolvers used once a phone is connected; empty means the uplink's own resolvers."),
+    Setting("network", "walled_garden", DOMAINS, [],
+            "Domains reachable before accepting the charter (a public service's site, for instance)."),
+    Setting("network", "kit_name", DOMAIN, "portail.home.arpa", "The kit's own name on its network."),
+    Setting("network", "captive_dns_port", POSITIVE, 5353,
+            "Port of the resolver that answers phones before they accept: the kit's address for every name."),
+    Setting("network", "staff_interface", INTERFACE, "",
+            "Interface of the mediators' network (the staff Wi-Fi); empty when there is none."),
+    Setting("network", "staff_address", IPV4_INTERFACE, "10.42.1.1/24", "The kit's address on the staff side."),
+    Setting("wifi", "ssid", SSID, "Point numerique", "Name of the participants' Wi-Fi (open network)."),
+    Setting("wifi", "country", COUNTRY, "FR", "Country whose radio rules apply."),
+    Setting("wifi", "channel", CHANNEL, 6, "2.4 GHz channel."),
+    Setting("wifi", "staff_ssid", SSID, "", "Name of the mediators' WPA2 network; empty for none."),
+    Setting("wifi", "staff_psk_file", PATH, "/etc/triporteur/staff-wifi.psk",
+            "hostapd passphrase file for the staff network, made on the device (never in the settings)."),
+    Setting("uplink", "check_enabled", BOOL, True,
+            "Whether the kit checks that the internet answers (a few hundred bytes per check)."),
+    Setting("uplink", "check_url", URL, "http://connectivitycheck.gstatic.com/generate_204",
+            "Address fetched to check the internet answers; it must answer 204 or 200."),
+    Setting("uplink", "check_minutes", POSITIVE, 5, "At most one internet check per this many minutes."),
+    Setting("uplink", "monthly_cap_mb", COUNT, 0, "Data allowed on the uplink per month, in megabytes; 0 means none."),
+    Setting("uplink", "warn_percent", PERCENT, 80, "Warn when this share of the monthly cap is used."),
+    Setting("uplink", "mmcli", PATH, "mmcli", "ModemManager's command-line client."),
 )
 
 _BY_KEY: dict[str, Setting] = {setting.key: setting for setting in DECLARATIONS}
@@ -292,6 +404,17 @@ def _cross_checks(values: Mapping[str, Any], errors: list[tuple[str, str]]) -> N
         errors.append(("portal.public_url", "must be set to the kit's address when portal.listen is a wildcard"))
     if values["portal.default_language"] not in values["portal.languages"]:
         errors.append(("portal.default_language", "must be one of portal.languages"))
+    lan = ipaddress.IPv4Interface(values["network.lan_address"])
+    for key in ("network.dhcp_first", "network.dhcp_last"):
+        address = ipaddress.IPv4Address(values[key])
+        if address not in lan.network or address == lan.ip:
+            errors.append((key, f"must be inside {lan.network} and not the kit's own address"))
+    if ipaddress.IPv4Address(values["network.dhcp_first"]) > ipaddress.IPv4Address(values["network.dhcp_last"]):
+        errors.append(("network.dhcp_last", "must not come before network.dhcp_first"))
+    if values["network.lan_interface"] == values["network.wan_interface"]:
+        errors.append(("network.wan_interface", "must differ from network.lan_interface"))
+    if values["wifi.staff_ssid"] and not values["network.staff_interface"]:
+        errors.append(("network.staff_interface", "must be set when wifi.staff_ssid is"))
     if values["portal.listen"] == values["dashboard.listen"]:
         errors.append(("dashboard.listen", "must differ from portal.listen"))
 

@@ -15,6 +15,10 @@ from kiosk.store import Store
 log = logging.getLogger("kiosk.firewall")
 
 
+class FirewallError(Exception):
+    """The firewall could not be changed; the message says why in one line."""
+
+
 @dataclass(frozen=True, order=True)
 class Client:
     """A device as the firewall sees it: an IPv4 address, a MAC address, or both."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.adapters.firewall import Client, Firewall, Grant
-from kiosk.store import Store
+from kiosk.store import Store, StoreError
 
 log = logging.getLogger("kiosk.access")
 
@@ -139,18 +139,23 @@ class AccessService:
             return existing
         now = self._now()
         limits = self._limits
-        with self._store.write() as db:
-            cursor = db.execute(
-                "INSERT INTO access_sessions (ip, mac, language, granted_by, started_at, ends_at, "
-                "idle_timeout_s, quota_bytes, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ip, mac, language, granted_by, now, now + limits.session_seconds, limits.idle_seconds,
-                 limits.quota_bytes, now),
-            )
-            session_id = cursor.lastrowid
-            row = db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE id = ?",  # noqa: S608
-                             (session_id,)).fetchone()
+        client = Client(ip, mac)
+        ends_at = now + limits.session_seconds
+        # Firewall first: if it refuses, nothing is recorded; if the store then fails, the grant is undone.
+        self._firewall.grant(Grant(client, ends_at))
+        try:
+            with self._store.write() as db:
+                cursor = db.execute(
+                    "INSERT INTO access_sessions (ip, mac, language, granted_by, started_at, ends_at, "
+                    "idle_timeout_s, quota_bytes, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (ip, mac, language, granted_by, now, ends_at, limits.idle_seconds, limits.quota_bytes, now),
+                )
+                row = db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE id = ?",  # noqa: S608
+                                 (cursor.lastrowid,)).fetchone()
+        except StoreError:
+            self._firewall.revoke(client)
+            raise
         session = _session(row)
-        self._firewall.grant(Grant(session.client, session.ends_at))
         log.info("granted %s until %s (by %s)", session.client, session.ends_at, granted_by)
         return session
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from flask import Flask, g
 
+from kiosk import probes
 from kiosk.runtime import Kit
-from kiosk.services import probes
 from kiosk.services.secrets import get_or_create
 from kiosk.web import dashboard, errors, portal
 from kiosk.web.csrf import CsrfTokens

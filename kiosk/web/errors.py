@@ -7,6 +7,7 @@ import logging
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from kiosk.adapters.firewall import FirewallError
 from kiosk.store import StoreError
 from kiosk.web.gate import NO_STORE
 
@@ -32,6 +33,11 @@ def install(app: Flask, template: str = "portal/error.html") -> None:
     def store_error(error: StoreError):
         log.error("store: %s", error)
         return render(503, "storage")
+
+    @app.errorhandler(FirewallError)
+    def firewall_error(error: FirewallError):
+        log.error("firewall: %s", error)
+        return render(502, "firewall")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

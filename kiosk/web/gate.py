@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from kiosk import probes
 from kiosk.runtime import Kit
-from kiosk.services import probes
 from kiosk.services.access import ClientState
 
 NO_STORE = [("Cache-Control", "no-store, no-cache, must-revalidate"), ("Pragma", "no-cache"), ("Expires", "0")]

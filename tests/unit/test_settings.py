@@ -38,19 +38,19 @@ def test_config_check_lists_every_error_at_once_without_traceback(tmp_path):
         '[portal]\nlisten = "nowhere"\ncolour = "blue"\n'
         '[access]\nsession_minutes = "two hours"\nquota_mb = -5\ntrusted_macs = ["not-a-mac"]\n'
         '[dashboard]\nlisten = "127.0.0.1:99999"\n'
-        '[wifi]\nssid = "x"\n'
+        '[bluetooth]\nname = "x"\n'
     )
     result = check(config)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = dict(line.split(": ", 1) for line in result.stderr.strip().splitlines())
     assert set(errors) == {"portal.listen", "portal.colour", "access.session_minutes", "access.quota_mb",
-                           "access.trusted_macs", "dashboard.listen", "wifi"}
+                           "access.trusted_macs", "dashboard.listen", "bluetooth"}
     assert errors["portal.colour"] == "unknown setting"
     assert "≥ 0" in errors["access.quota_mb"]
     assert "integer" in errors["access.session_minutes"]
     assert "65535" in errors["dashboard.listen"]
-    assert errors["wifi"] == "unknown section"
+    assert errors["bluetooth"] == "unknown section"
 
 
 def test_config_check_reports_toml_syntax_and_missing_files(tmp_path):

@@ -42,6 +42,13 @@ PROBES: tuple[Probe, ...] = (
     }),
 )
 
+# Names the kit's resolver always answers with its own address. They exist only for probing, so connected
+# phones lose nothing; www.google.com or www.apple.com are probe hosts too but are real sites: not pinned.
+PINNED_PROBE_NAMES: tuple[str, ...] = (
+    "connectivitycheck.gstatic.com", "connectivitycheck.android.com", "clients1.google.com", "clients3.google.com",
+    "captive.apple.com", "www.msftconnecttest.com", "www.msftncsi.com", "detectportal.firefox.com",
+)
+
 PROBE_HOSTS: frozenset[str] = frozenset().union(*(probe.hosts for probe in PROBES))
 _BY_HOST = {host: probe for probe in PROBES for host in probe.hosts}
 

@@ -1,0 +1,179 @@
+"""The narrow privileged path. The web process is not root; a small helper that is (started by systemd as
+`kiosk privileged serve`) changes the firewall for it over a Unix socket.
+
+The helper knows four operations — grant, revoke, counters, reconcile — whose arguments are checked
+(MAC and IPv4 formats, LAN addresses only, bounded timeouts) before they become nft set elements. There is
+no way to pass a command, a path or raw nft text, and only the users named at start may connect
+(checked with SO_PEERCRED).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+from pathlib import Path
+
+from kiosk.adapters.firewall import Client, FirewallError, Grant
+from kiosk.adapters.nftables import NftablesFirewall
+
+log = logging.getLogger("kiosk.privileged")
+MAX_REQUEST_BYTES = 1 << 20
+OPERATIONS = ("grant", "revoke", "counters", "reconcile")
+
+
+class RequestError(Exception):
+    """A request the helper refuses; the message goes back to the caller."""
+
+
+def _client(data: object) -> Client:
+    if not isinstance(data, dict) or set(data) - {"ip", "mac"}:
+        raise RequestError("a client is {ip, mac}")
+    ip, mac = data.get("ip"), data.get("mac")
+    if not all(value is None or isinstance(value, str) for value in (ip, mac)) or (ip is None and mac is None):
+        raise RequestError("a client needs an IP or a MAC address as text")
+    return Client(ip, mac)
+
+
+def _grant(data: object) -> Grant:
+    if not isinstance(data, dict) or set(data) - {"ip", "mac", "expires_at"}:
+        raise RequestError("a grant is {ip, mac, expires_at}")
+    expires_at = data.get("expires_at")
+    if expires_at is not None and (not isinstance(expires_at, int) or isinstance(expires_at, bool)):
+        raise RequestError("expires_at must be an integer or null")
+    return Grant(_client({key: data.get(key) for key in ("ip", "mac")}), expires_at)
+
+
+def handle(firewall: NftablesFirewall, request: object) -> object:
+    """Carry out one checked request; raises RequestError or FirewallError."""
+    if not isinstance(request, dict) or request.get("op") not in OPERATIONS:
+        raise RequestError(f"unknown operation; known: {', '.join(OPERATIONS)}")
+    op = request["op"]
+    if set(request) - {"op", "args"}:
+        raise RequestError("a request is {op, args}")
+    args = request.get("args")
+    if op == "grant":
+        firewall.grant(_grant(args))
+        return None
+    if op == "revoke":
+        firewall.revoke(_client(args))
+        return None
+    if op == "counters":
+        return [[client.ip, client.mac, count] for client, count in firewall.counters().items()]
+    if not isinstance(args, list) or len(args) > 10_000:
+        raise RequestError("reconcile takes a list of at most 10000 grants")
+    firewall.reconcile([_grant(item) for item in args])
+    return None
+
+
+def peer_uid(connection: socket.socket) -> int:
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[1]
+
+
+def _read_line(connection: socket.socket) -> bytes:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_REQUEST_BYTES:
+            raise RequestError("request too large")
+    return data
+
+
+class PrivilegedServer:
+    """One request per connection, one at a time: firewall changes are short and must not interleave."""
+
+    def __init__(self, socket_path: str | Path, firewall: NftablesFirewall, allowed_uids: set[int],
+                 socket_mode: int = 0o660) -> None:
+        self._path = Path(socket_path)
+        self._firewall = firewall
+        self._allowed = allowed_uids | {0}
+        self._mode = socket_mode
+        self._listener: socket.socket | None = None
+
+    def bind(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        if self._path.is_socket():
+            self._path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self._path))
+        os.chmod(self._path, self._mode)
+        listener.listen(16)
+        self._listener = listener
+
+    def serve_one(self) -> None:
+        if self._listener is None:
+            self.bind()
+        connection, _ = self._listener.accept()
+        with connection:
+            connection.settimeout(10)
+            try:
+                uid = peer_uid(connection)
+                if uid not in self._allowed:
+                    raise RequestError(f"user {uid} may not change the firewall")
+                request = json.loads(_read_line(connection) or b"null")
+                reply = {"ok": True, "result": handle(self._firewall, request)}
+            except (RequestError, FirewallError, ValueError) as problem:
+                log.warning("refused: %s", problem)
+                reply = {"ok": False, "error": str(problem)}
+            except OSError as problem:
+                log.warning("connection failed: %s", problem)
+                return
+            with contextlib.suppress(OSError):  # the caller went away: nothing to tell it
+                connection.sendall(json.dumps(reply).encode() + b"\n")
+
+    def serve_forever(self) -> None:
+        if self._listener is None:
+            self.bind()
+        log.info("privileged helper listening on %s", self._path)
+        while True:
+            self.serve_one()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._path.unlink(missing_ok=True)
+
+
+class PrivilegedFirewall:
+    """The firewall port for the unprivileged web process: each call is one request to the helper."""
+
+    name = "nftables"
+
+    def __init__(self, socket_path: str | Path, timeout_s: float = 15.0) -> None:
+        self._path = str(socket_path)
+        self._timeout = timeout_s
+
+    def _call(self, op: str, args: object = None) -> object:
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(self._timeout)
+                connection.connect(self._path)
+                connection.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+                reply = json.loads(_read_line(connection) or b"null")
+        except (OSError, ValueError) as problem:
+            raise FirewallError(f"the privileged helper at {self._path} did not answer ({problem}); "
+                                "is kiosk-privileged.service running?") from None
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            raise FirewallError(str(reply.get("error") if isinstance(reply, dict) else "bad reply"))
+        return reply.get("result")
+
+    def grant(self, grant: Grant) -> None:
+        self._call("grant", {"ip": grant.client.ip, "mac": grant.client.mac, "expires_at": grant.expires_at})
+
+    def revoke(self, client: Client) -> None:
+        self._call("revoke", {"ip": client.ip, "mac": client.mac})
+
+    def counters(self) -> dict[Client, int]:
+        result = self._call("counters") or []
+        return {Client(ip, mac): int(count) for ip, mac, count in result}
+
+    def reconcile(self, grants: list[Grant]) -> None:
+        self._call("reconcile", [{"ip": g.client.ip, "mac": g.client.mac, "expires_at": g.expires_at}
+                                 for g in grants])
