@@ -1,0 +1,163 @@
+"""The narrow privileged path: the root helper changes the firewall for the unprivileged kiosk, and can do
+nothing else. Runs the real helper and the real nft inside a network namespace of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kiosk.adapters.firewall import Client, FirewallError, Grant
+from kiosk.adapters.privileged import PrivilegedFirewall
+from tests.support.system import kiosk_command, need_binary, stop, unavailable
+
+pytestmark = pytest.mark.system
+
+CONFIG = """\
+[network]
+lan_interface = "lan0"
+wan_interface = "wan0"
+[firewall]
+backend = "nftables"
+helper_socket = "{socket}"
+"""
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    ip = need_binary("ip")
+    need_binary("nft")
+    if os.geteuid() != 0:
+        unavailable("network namespaces need root")
+    name = f"tk-priv-{os.getpid()}-{secrets.token_hex(2)}"
+    subprocess.run([ip, "netns", "add", name], check=True, timeout=30)
+    try:
+        yield name
+    finally:
+        subprocess.run([ip, "netns", "delete", name], check=False, timeout=30)
+
+
+def in_ns(namespace: str, *argv: str, **options) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "netns", "exec", namespace, *argv], capture_output=True, text=True, timeout=60,
+                          check=False, **options)
+
+
+@pytest.fixture
+def helper(namespace: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    # The socket's folder must be reachable by `nobody` (pytest's tmp_path is private to root).
+    run_dir = Path(tempfile.mkdtemp(prefix="tk-priv-"))
+    run_dir.chmod(0o755)  # reachable by nobody, so that the uid check is what refuses it
+    sock = run_dir / "privileged.sock"
+    config = tmp_path / "kit.toml"
+    config.write_text(CONFIG.format(socket=sock))
+    rendered = tmp_path / "etc"
+    result = subprocess.run(kiosk_command("--config", str(config), "network", "render", "--dest", str(rendered)),
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    loaded = in_ns(namespace, "nft", "-f", str(rendered / "nftables.nft"))
+    assert loaded.returncode == 0, loaded.stderr
+    process = subprocess.Popen(["ip", "netns", "exec", namespace, *kiosk_command(
+        "--config", str(config), "privileged", "serve", "--group", "nogroup")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_socket(sock, process)
+        yield namespace, sock
+    finally:
+        stop(process)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def wait_for_socket(path: Path, process: subprocess.Popen) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise AssertionError(f"helper exited: {process.stdout.read() if process.stdout else ''}")
+        if path.is_socket():
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=0.05)
+    raise AssertionError("the helper's socket never appeared")
+
+
+def ruleset(namespace: str) -> dict:
+    return json.loads(in_ns(namespace, "nft", "-j", "list", "ruleset").stdout)
+
+
+def elements(namespace: str, set_name: str) -> list:
+    listing = json.loads(in_ns(namespace, "nft", "-j", "list", "set", "inet", "kiosk", set_name).stdout)
+    return next(item["set"].get("elem", []) for item in listing["nftables"] if "set" in item)
+
+
+def raw_request(sock: Path, payload: bytes) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(10)
+        connection.connect(str(sock))
+        connection.sendall(payload)
+        connection.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    return json.loads(data)
+
+
+def test_grant_revoke_and_counters_through_the_helper(helper):
+    namespace, sock = helper
+    firewall = PrivilegedFirewall(sock)
+    firewall.grant(Grant(Client("10.42.0.23", "5a:11:22:33:44:55"), int(time.time()) + 600))
+    [element] = elements(namespace, "allowed")
+    assert element["elem"]["val"]["concat"] == ["5a:11:22:33:44:55", "10.42.0.23"]
+    assert 590 <= element["elem"]["timeout"] <= 600
+    assert firewall.counters() == {Client("10.42.0.23", "5a:11:22:33:44:55"): 0}
+    firewall.revoke(Client("10.42.0.23", "5a:11:22:33:44:55"))
+    assert elements(namespace, "allowed") == []
+    firewall.revoke(Client("10.42.0.23", "5a:11:22:33:44:55"))  # twice is harmless
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"op": "exec", "args": "nft flush ruleset"}\n',
+    b'{"op": "grant", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff } ; flush ruleset ; {"}}\n',
+    b'{"op": "grant", "args": {"ip": "10.42.0.5\\nflush ruleset", "mac": "aa:bb:cc:dd:ee:ff"}}\n',
+    b'{"op": "grant", "args": {"ip": "198.51.100.10", "mac": "aa:bb:cc:dd:ee:ff"}}\n',
+    b'{"op": "grant", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff", "file": "/etc/shadow"}}\n',
+    b'{"op": "reconcile", "args": "flush ruleset"}\n',
+    b'{"op": "revoke", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff"}, "nft": "flush ruleset"}\n',
+    b"flush ruleset\n",
+    b"\xff\xfe garbage",
+])
+def test_the_helper_refuses_anything_but_its_four_checked_operations(helper, payload):
+    namespace, sock = helper
+    before = ruleset(namespace)
+    reply = raw_request(sock, payload)
+    assert reply["ok"] is False
+    assert reply["error"]
+    assert ruleset(namespace) == before
+
+
+def test_a_user_not_named_at_start_is_refused(helper):
+    """The socket's group lets `nobody` connect; the helper still refuses it by its uid (SO_PEERCRED)."""
+    namespace, sock = helper
+    setpriv = need_binary("setpriv")
+    # Debian's own python3, standard library only: the test's interpreter may sit in root's home.
+    python = need_binary("/usr/bin/python3")
+    code = ("import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+            "s.sendall(b'{\"op\": \"grant\", \"args\": {\"ip\": \"10.42.0.9\", \"mac\": "
+            "\"aa:bb:cc:dd:ee:09\", \"expires_at\": null}}\\n'); print(s.recv(4096).decode())")
+    os.chmod(sock.parent, 0o755)  # noqa: S103 - let nobody reach the socket: the uid check must refuse it
+    result = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--groups=65534", python, "-c", code,
+                             str(sock)], capture_output=True, text=True, timeout=60, check=False)
+    assert "user 65534 may not change the firewall" in result.stdout, result.stdout + result.stderr
+    assert elements(namespace, "allowed") == []
+
+
+def test_helper_that_is_not_running_gives_a_clear_error(tmp_path):
+    with pytest.raises(FirewallError, match=r"is kiosk-privileged\.service running"):
+        PrivilegedFirewall(tmp_path / "absent.sock").grant(Grant(Client("10.42.0.2", "aa:bb:cc:dd:ee:02"), None))

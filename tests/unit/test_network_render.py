@@ -1,0 +1,123 @@
+"""`kiosk network render`: one source of truth for nftables, dnsmasq and hostapd."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kiosk.adapters.firewall import Client, FirewallError, Grant
+from kiosk.adapters.nftables import grant_commands, parse_counters, revoke_commands
+from kiosk.probes import PINNED_PROBE_NAMES
+from tests.support.system import kiosk_command, need_binary
+
+CONFIG = """\
+[portal]
+listen = "0.0.0.0:8080"
+public_url = "http://10.42.0.1/"
+[network]
+lan_interface = "lan0"
+wan_interface = "wan0"
+upstream_dns = ["198.51.100.53"]
+walled_garden = ["aide.internet.test", "www.service-public.fr"]
+staff_interface = "wlan0_1"
+[wifi]
+ssid = "Point numérique"
+country = "FR"
+channel = 11
+staff_ssid = "Equipe"
+"""
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Path:
+    config = tmp_path / "kit.toml"
+    config.write_text(CONFIG)
+    result = subprocess.run(kiosk_command("--config", str(config), "network", "render", "--dest",
+                                          str(tmp_path / "out")), capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "out"
+
+
+def test_render_writes_the_four_files_and_is_idempotent(rendered, tmp_path):
+    assert sorted(p.name for p in rendered.iterdir()) == [
+        "dnsmasq-captive.conf", "dnsmasq.conf", "hostapd.conf", "nftables.nft"]
+    again = subprocess.run(kiosk_command("--config", str(tmp_path / "kit.toml"), "network", "render", "--dest",
+                                         str(rendered)), capture_output=True, text=True, timeout=60, check=False)
+    assert again.stdout.count("unchanged") == 4
+
+
+def test_dhcp_announces_the_portal_api_and_the_kit_as_router_and_resolver(rendered):
+    main = (rendered / "dnsmasq.conf").read_text()
+    assert 'dhcp-option=tag:lan,114,"http://10.42.0.1/api/captive"' in main
+    assert "dhcp-option=tag:lan,option:router,10.42.0.1" in main
+    assert "dhcp-range=set:lan,10.42.0.20,10.42.0.250,255.255.255.0,180m" in main
+    assert not [line for line in main.splitlines() if line.startswith("enable-ra")]  # no router advertisement
+    assert "address=/use-application-dns.net/\n" in main
+    for name in PINNED_PROBE_NAMES:
+        assert f"address=/{name}/10.42.0.1" in main
+    assert "server=198.51.100.53" in main and "no-resolv" in main
+    assert "interface=wlan0_1" in main  # the staff network gets addresses too
+
+
+def test_captive_resolver_answers_the_kit_for_everything_but_the_walled_garden(rendered):
+    captive = (rendered / "dnsmasq-captive.conf").read_text()
+    assert "port=5353" in captive
+    assert captive.rstrip().endswith("address=/#/10.42.0.1")
+    assert "server=/aide.internet.test/198.51.100.53" in captive
+    assert "nftset=/aide.internet.test/4#inet#kiosk#walled_garden" in captive
+    assert "dhcp-range" not in captive
+
+
+def test_hostapd_isolates_clients_and_keeps_the_staff_passphrase_out_of_the_file(rendered):
+    hostapd = (rendered / "hostapd.conf").read_text()
+    for line in ("interface=lan0", "ssid=Point numérique", "utf8_ssid=1", "country_code=FR", "channel=11",
+                 "ap_isolate=1", "bss=wlan0_1", "ssid=Equipe", "wpa=2",
+                 "wpa_psk_file=/etc/triporteur/staff-wifi.psk"):
+        assert line + "\n" in hostapd, line
+    assert "wpa_passphrase" not in hostapd
+
+
+def test_ruleset_owns_only_its_table(rendered):
+    ruleset = (rendered / "nftables.nft").read_text()
+    assert "flush ruleset" not in ruleset
+    tables = {line.split("{")[0].strip() for line in ruleset.splitlines() if line.startswith("table ")}
+    assert tables == {"table inet kiosk"}
+
+
+@pytest.mark.system
+def test_dnsmasq_accepts_both_configs(rendered):
+    dnsmasq = need_binary("dnsmasq")
+    for name in ("dnsmasq.conf", "dnsmasq-captive.conf"):
+        result = subprocess.run([dnsmasq, "--test", f"--conf-file={rendered / name}"], capture_output=True,
+                                text=True, timeout=30, check=False)
+        assert result.returncode == 0, result.stderr
+
+
+def test_grant_and_revoke_are_one_batch_each():
+    grant = Grant(Client("10.42.0.23", "5a:11:22:33:44:55"), expires_at=1000 + 7200)
+    assert grant_commands(grant, now=1000) == [
+        "add element inet kiosk allowed { 5a:11:22:33:44:55 . 10.42.0.23 timeout 7200s }",
+        "add element inet kiosk allowed_ips { 10.42.0.23 timeout 7200s }"]
+    assert grant_commands(Grant(Client(None, "02:aa:bb:cc:dd:ee"), None), now=0) == [
+        "add element inet kiosk allowed_macs { 02:aa:bb:cc:dd:ee }"]
+    assert len(revoke_commands(grant.client)) == 4  # add-then-delete never fails on a missing element
+    with pytest.raises(FirewallError, match="already expired"):
+        grant_commands(grant, now=10_000)
+
+
+def test_counters_add_upload_and_download_per_phone():
+    listing = {"nftables": [
+        {"metainfo": {"version": "1.0.6"}},
+        {"set": {"family": "inet", "name": "allowed", "table": "kiosk", "elem": [
+            {"elem": {"val": {"concat": ["5a:11:22:33:44:55", "10.42.0.23"]}, "timeout": 7200,
+                      "counter": {"packets": 3, "bytes": 1200}}}]}},
+        {"set": {"family": "inet", "name": "allowed_ips", "table": "kiosk", "elem": [
+            {"elem": {"val": "10.42.0.23", "counter": {"packets": 9, "bytes": 48000}}}]}},
+        {"set": {"family": "inet", "name": "allowed_macs", "table": "kiosk", "elem": [
+            {"elem": {"val": "02:aa:bb:cc:dd:ee", "counter": {"packets": 1, "bytes": 60}}}]}},
+    ]}
+    assert parse_counters(listing) == {Client("10.42.0.23", "5a:11:22:33:44:55"): 49200,
+                                       Client(None, "02:aa:bb:cc:dd:ee"): 60}
