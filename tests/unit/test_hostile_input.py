@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
-from kiosk.services import probes
+from kiosk import probes
 from kiosk.web.app import MAX_REQUEST_BYTES
 from tests.conftest import KIT_IP, PHONE_IP, PHONE_MAC, PortalKit
 from tests.unit.test_portal_probes import PORTAL, PROBES, accept

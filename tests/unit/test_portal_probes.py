@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from kiosk.services.probes import APPLE_SUCCESS, FIREFOX_CANONICAL
+from kiosk.probes import APPLE_SUCCESS, FIREFOX_CANONICAL
 from tests.conftest import KIT_IP
 
 PORTAL = f"http://{KIT_IP}/"
