@@ -168,6 +168,21 @@ def cmd_connections_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_uplink_status(args: argparse.Namespace) -> int:
+    import json
+
+    from kiosk.services.uplink import as_dict, format_status
+
+    kit = _open_kit(args)
+    kit.uplink.record_usage()
+    status = kit.uplink.status(check_internet=not args.no_check)
+    if args.json:
+        print(json.dumps(as_dict(status), ensure_ascii=False, indent=2))
+    else:
+        print(format_status(status))
+    return 0
+
+
 RENDERED_FILES = {
     "nftables.nft": "kiosk.adapters.nftables:render_ruleset",
     "dnsmasq.conf": "kiosk.adapters.dnsmasq:render_main",
@@ -279,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
     render = add(network, "render", cmd_network_render,
                  "write nftables.nft, dnsmasq.conf, dnsmasq-captive.conf and hostapd.conf from the settings")
     render.add_argument("--dest", required=True, help="folder to write the files into")
+
+    uplink = commands.add_parser("uplink", help="the 4G uplink").add_subparsers(
+        dest="uplink_command", required=True, metavar="ACTION")
+    status = add(uplink, "status", cmd_uplink_status,
+                 "default route, whether the internet answers, the modem, data used against the cap")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--no-check", action="store_true", help="do not fetch check_url (saves data)")
 
     privileged = commands.add_parser("privileged", help="the root helper for firewall changes").add_subparsers(
         dest="privileged_command", required=True, metavar="ACTION")

@@ -12,8 +12,9 @@ from kiosk.adapters.neighbours import NeighbourTable
 from kiosk.adapters.netplan import NetworkPlan
 from kiosk.adapters.nftables import NftablesFirewall, NftRunner
 from kiosk.adapters.privileged import PrivilegedFirewall
-from kiosk.adapters.uplink import DefaultRouteUplink, Uplink
+from kiosk.adapters.uplink import Uplink
 from kiosk.services.access import AccessService, Limits
+from kiosk.services.uplink import UplinkService
 from kiosk.settings import Settings
 from kiosk.store import Store
 
@@ -45,6 +46,7 @@ class Kit:
     store: Store
     adapters: Adapters
     access: AccessService
+    uplink: UplinkService
 
     @classmethod
     def open(cls, settings: Settings, adapters: Adapters | None = None, upgrade: bool = True) -> Kit:
@@ -56,8 +58,9 @@ class Kit:
             adapters.firewall = build_firewall(settings, store, adapters.clock)
         if adapters.neighbours is None:
             adapters.neighbours = NeighbourTable(settings.network.dhcp_leases)
+        uplink = UplinkService.from_settings(store, settings, adapters.clock)
         if adapters.uplink is None:
-            adapters.uplink = DefaultRouteUplink()
+            adapters.uplink = uplink
         access = AccessService(store, adapters.firewall, Limits.from_settings(settings),
                                settings.access.trusted_macs, adapters.clock)
-        return cls(settings, store, adapters, access)
+        return cls(settings, store, adapters, access, uplink)

@@ -12,6 +12,7 @@ from kiosk.services import connections
 from kiosk.web.app import Apps
 
 log = logging.getLogger("kiosk.serve")
+USAGE_EVERY_S = 60  # WAN counters: once a minute is enough for daily totals and spares the SD card
 
 
 class Housekeeper(threading.Thread):
@@ -24,13 +25,16 @@ class Housekeeper(threading.Thread):
 
     def run(self) -> None:
         interval = self._kit.settings.access.check_seconds
-        next_purge = 0.0
+        next_purge = next_usage = 0.0
         while not self._stop.wait(interval):
             try:
                 ended = self._kit.access.sweep()
                 if any(ended.values()):
                     log.info("sessions ended: %s", ended)
                 now = self._kit.adapters.clock()
+                if now >= next_usage:
+                    self._kit.uplink.record_usage()
+                    next_usage = now + USAGE_EVERY_S
                 if now >= next_purge:
                     purged = connections.purge(self._kit.store, now, self._kit.settings.connections.retention_days)
                     if purged:
