@@ -24,6 +24,12 @@ VENV_PYTHON = VENV / "bin" / "python"
 SYSTEM_TOOLS: dict[str, str] = {
     "chromium": "chromium",
     "unshare": "util-linux",
+    "setpriv": "util-linux",
+    "ip": "iproute2",
+    "nft": "nftables",
+    "dnsmasq": "dnsmasq-base",
+    "dhclient": "isc-dhcp-client",
+    "ping": "iputils-ping",
 }
 
 
