@@ -73,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
     def _answer(self, with_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         status, body = self.ROUTES.get(path, (404, b"not found\n"))
+        if path.startswith("/bytes/") and path[7:].isdigit() and int(path[7:]) <= 50_000_000:
+            status, body = 200, b"x" * int(path[7:])  # a download of a chosen size, for data quotas
         LOG.write(service="http", method=self.command, path=self.path, host=self.headers.get("Host"),
                   client=self.client_address[0], server=self.server.server_address[0], status=status)
         self.send_response(status)

@@ -1,0 +1,265 @@
+"""End to end, in network namespaces: a phone joins the kit, sees the portal, reaches nothing before
+accepting, and the internet right after — with the real nft, dnsmasq, dhclient and `kiosk serve`.
+
+Every group of "must fail" checks is preceded by its control: the same traffic passing through the same
+kit with no kiosk firewall (only a masquerade), so a failure means the firewall blocked it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stands.kit import DASHBOARD_PORT, KitUnderTest, wait_until
+from tests.stands.netns import (
+    KIT_LAN_IP,
+    PUBLIC_RESOLVER,
+    PUBLIC_SERVER,
+    PUBLIC_SERVER6,
+    Phone,
+    Topology,
+    open_topology,
+)
+from tests.support.system import unavailable
+
+pytestmark = pytest.mark.system
+
+PORTAL = f"http://{KIT_LAN_IP}/"
+ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a phone's listener inside its own test namespace
+KIT_SSH_PORT = 22
+
+
+def internet_answers(phone: Phone) -> bool:
+    result = phone.http_get(f"http://{PUBLIC_SERVER}/", timeout=3)
+    return result.status == 200 and result.text == "internet ok\n"
+
+
+def lands_on_portal(phone: Phone, url: str = f"http://{PUBLIC_SERVER}/") -> bool:
+    result = phone.http_get(url, timeout=3)
+    return result.status == 302 and result.headers.get("location") == PORTAL
+
+
+def blocked_paths(topology: Topology, phone: Phone, other: Phone) -> dict[str, object]:
+    """Each path a participant must not have before accepting, as (did it get through?, how, seconds)."""
+    other_ip = other.addresses("eth0")[0].split("/")[0]
+    checks = {
+        "https": phone.tcp_connect(PUBLIC_SERVER, 443, timeout=3),
+        "dns-over-tls": phone.tcp_connect(PUBLIC_SERVER, 853, timeout=3),
+        "quic": phone.udp_exchange(PUBLIC_SERVER, 443, b"quic?", timeout=3),
+        "other-phone": phone.tcp_connect(other_ip, 8000, timeout=3),
+        "dashboard": phone.tcp_connect(KIT_LAN_IP, DASHBOARD_PORT, timeout=3),
+        "ssh": phone.tcp_connect(KIT_LAN_IP, KIT_SSH_PORT, timeout=3),
+        "icmp": phone.ping(PUBLIC_SERVER, timeout=1),
+        "ipv6": phone.tcp_connect(PUBLIC_SERVER6, 80, timeout=3),
+    }
+    return checks
+
+
+def passed(result: object) -> bool:
+    return bool(getattr(result, "open", None) or getattr(result, "ok", None))
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory) -> Iterator[tuple[Topology, KitUnderTest, dict]]:
+    workdir: Path = tmp_path_factory.mktemp("e2e")
+    with open_topology(workdir / "net", on_unavailable=unavailable) as topology:
+        topology.set_isolation(False)  # the control shows phones reach each other without the kit's rules
+        phone, other = topology.add_phone("ctl"), topology.add_phone("peer")
+        phone.static("10.42.0.200"), other.static("10.42.0.201")
+        phone.add_ipv6("2001:db8:42::200/64")
+        topology.popen(other, [sys.executable, "-m", "http.server", "8000", "--bind", ANY_ADDRESS],
+                       workdir / "peer-http.log")
+        # Stand-ins for the kit's SSH and dashboard ports: a listener on each, so "refused" means the rule.
+        stand_ins = [topology.popen(topology.kit_host, [sys.executable, "-m", "http.server", str(port), "--bind",
+                                                        KIT_LAN_IP], workdir / f"kit-{port}.log")
+                     for port in (KIT_SSH_PORT, DASHBOARD_PORT)]
+        wait_until(lambda: other.tcp_connect("10.42.0.201", 8000, timeout=0.5).open, 15, "peer listening")
+        wait_until(lambda: topology.kit_host.tcp_connect(KIT_LAN_IP, KIT_SSH_PORT, timeout=0.5).open, 15, "ssh")
+        topology.add_control_masquerade()
+        topology.set_forwarding(ipv6=True)
+        control = blocked_paths(topology, phone, other)
+        control["http"] = internet_answers(phone)
+        control["dns"] = phone.dns_query(PUBLIC_RESOLVER, "www.internet.test")
+        topology.remove_control_masquerade()
+        # The dashboard's stand-in gives way to kiosk serve's real listener; the SSH stand-in stays.
+        topology.stop(stand_ins[1])
+        kit = KitUnderTest(topology, workdir / "kit", quota_mb=2).start()
+        topology.set_isolation(True)
+        try:
+            yield topology, kit, control
+        finally:
+            print(kit.log())
+
+
+def test_control_every_blocked_path_works_without_the_kit_firewall(network):
+    _, _, control = network
+    failures = {name: result for name, result in control.items()
+                if name not in ("http", "dns") and not passed(result)}
+    assert not failures, f"the control failed, so a block would prove nothing: {failures}"
+    assert control["http"] is True
+    assert control["dns"].addresses == [PUBLIC_SERVER]
+
+
+def test_phone_gets_an_address_and_the_portal_api_by_dhcp(network):
+    topology, kit, _ = network
+    host_resolv = Path("/etc/resolv.conf").read_bytes()
+    phone = topology.add_phone("lease")
+    lease = phone.dhcp()
+    assert lease is not None
+    assert lease.address.startswith("10.42.0.")
+    assert lease.router == KIT_LAN_IP
+    assert lease.dns_servers == (KIT_LAN_IP,)
+    assert lease.captive_portal == f"{PORTAL}api/captive"
+    assert Path("/etc/resolv.conf").read_bytes() == host_resolv
+    assert lease.address in kit.leases.read_text()
+
+
+def test_probe_names_resolve_to_the_kit_and_probes_land_on_the_portal(network):
+    topology, _, _ = network
+    phone = topology.add_phone("probe")
+    phone.dhcp()
+    for name, path in (("connectivitycheck.gstatic.com", "/generate_204"),
+                       ("captive.apple.com", "/hotspot-detect.html"),
+                       ("www.msftconnecttest.com", "/connecttest.txt")):
+        answer = phone.dns_query(KIT_LAN_IP, name)
+        assert answer.addresses == [KIT_LAN_IP], (name, answer)
+        result = phone.http_get(f"http://{KIT_LAN_IP}{path}", host_header=name)
+        assert (result.status, result.headers.get("location")) == (302, PORTAL), (name, result)
+
+
+def test_before_accepting_nothing_else_gets_through(network):
+    topology, _, _ = network
+    phone, other = topology.add_phone("captive"), topology.add_phone("captive2")
+    phone.dhcp(), other.dhcp()
+    phone.add_ipv6("2001:db8:42::50/64")
+    topology.popen(other, [sys.executable, "-m", "http.server", "8000", "--bind", ANY_ADDRESS],
+                   topology.workdir / "captive2-http.log")
+    wait_until(lambda: other.tcp_connect(other.addresses("eth0")[0].split("/")[0], 8000, timeout=0.5).open,
+               15, "other phone listening")
+    queries_before = len(topology.resolver_queries())
+
+    assert lands_on_portal(phone), "HTTP to the internet server must land on the portal"
+    results = blocked_paths(topology, phone, other)
+    getting_through = {name: result for name, result in results.items() if passed(result)}
+    assert not getting_through, getting_through
+    slow = {name: result.elapsed for name, result in results.items()
+            if name in ("https", "dns-over-tls", "quic", "dashboard", "ssh") and result.elapsed >= 1.0}
+    assert not slow, f"refused, but not within 1 s: {slow}"
+
+    # DNS straight to the public resolver is answered by the kit's captive resolver instead…
+    direct = phone.dns_query(PUBLIC_RESOLVER, "www.internet.test")
+    assert direct.addresses == [KIT_LAN_IP]
+    # …and so is a query through the kit: nothing reaches the upstream resolver before accepting.
+    through = phone.dns_query(KIT_LAN_IP, "tunnel-abcdef.internet.test")
+    assert through.addresses == [KIT_LAN_IP]
+    assert phone.dns_query(KIT_LAN_IP, "use-application-dns.net").rcode_name == "NXDOMAIN"
+    names = [entry.name for entry in topology.resolver_queries()[queries_before:]]
+    assert not [name for name in names if name.endswith("internet.test")], names
+
+
+def test_walled_garden_is_reachable_before_accepting(network):
+    topology, kit, _ = network
+    phone = topology.add_phone("garden")
+    phone.dhcp()
+    try:
+        answer = phone.dns_query(KIT_LAN_IP, "aide.internet.test")
+        assert answer.addresses == [PUBLIC_SERVER]
+        result = phone.http_get(f"http://{PUBLIC_SERVER}/", host_header="aide.internet.test")
+        assert (result.status, result.text) == (200, "internet ok\n")
+        assert [e["elem"]["val"] if isinstance(e, dict) else e for e in kit.ruleset_elements("walled_garden")]
+    finally:
+        # aide and www share the server's address here: forget it so later checks stay meaningful.
+        topology.run(topology.kit, ["nft", "flush", "set", "inet", "kiosk", "walled_garden"], check=True)
+
+
+def test_accepting_opens_the_internet_at_once(network):
+    topology, kit, _ = network
+    phone = topology.add_phone("accept")
+    phone.dhcp()
+    assert lands_on_portal(phone)
+    accepted = kit.accept(phone, lang="ar")
+    assert (accepted.status, accepted.location) == (303, "/welcome?lang=ar"), accepted
+    assert internet_answers(phone)
+    assert phone.tcp_connect(PUBLIC_SERVER, 443).open
+    android = phone.http_get(f"http://{KIT_LAN_IP}/generate_204", host_header="connectivitycheck.gstatic.com")
+    assert android.status == 204
+    apple = phone.http_get(f"http://{KIT_LAN_IP}/hotspot-detect.html", host_header="captive.apple.com")
+    assert apple.status == 200 and "Success" in apple.text
+    queries_before = len(topology.resolver_queries())
+    assert phone.dns_query(KIT_LAN_IP, "www.internet.test").addresses == [PUBLIC_SERVER]
+    assert "www.internet.test" in [entry.name for entry in topology.resolver_queries()[queries_before:]]
+    listed = kit.kiosk("clients", "list")
+    assert phone.addresses("eth0")[0].split("/")[0] in listed.stdout
+
+
+def test_quota_used_up_makes_the_phone_captive_again(network):
+    topology, kit, _ = network
+    phone = topology.add_phone("quota")
+    phone.dhcp()
+    kit.accept(phone)
+    assert internet_answers(phone)
+    first = phone.http_get(f"http://{PUBLIC_SERVER}/bytes/1000000", timeout=20)
+    assert first.status == 200 and len(first.body) == 1_000_000
+    for _ in range(4):  # up to 5 MB in all, past the 2 MB quota; the kit may cut in between downloads
+        if phone.http_get(f"http://{PUBLIC_SERVER}/bytes/1000000", timeout=20).status != 200:
+            break
+    wait_until(lambda: lands_on_portal(phone), 20, "the phone captive again once its 2 MB are used")
+    assert "quota" in kit.kiosk("connections", "export", "--since", "2000-01-01", "--until", "2100-01-01").stdout
+
+
+def test_mediator_allows_and_denies_from_the_command_line(network):
+    topology, kit, _ = network
+    phone = topology.add_phone("cli")
+    lease = phone.dhcp()
+    allowed = kit.kiosk("clients", "allow", "--ip", lease.address)
+    assert allowed.returncode == 0, allowed.stderr
+    assert internet_answers(phone)
+    denied = kit.kiosk("clients", "deny", "--ip", lease.address)
+    assert denied.returncode == 0, denied.stderr
+    assert lands_on_portal(phone)
+
+
+def test_restart_and_reboot_keep_an_authorised_phone_online(network):
+    topology, kit, _ = network
+    phone = topology.add_phone("restart")
+    phone.dhcp()
+    kit.accept(phone)
+    assert internet_answers(phone)
+    kit.stop_kiosk()
+    assert internet_answers(phone), "the grant lives in the firewall, not in the kiosk process"
+    kit.load_ruleset()  # a reboot: the table comes back empty
+    assert not internet_answers(phone)
+    kit.start_kiosk()  # reconciles the firewall from the store
+    wait_until(lambda: internet_answers(phone), 10, "the phone back online after the kiosk reconciled")
+
+
+def test_uplink_unplugged_probes_still_reach_the_portal_and_offline_pages_load(network):
+    topology, _, _ = network
+    phone = topology.add_phone("offline")
+    phone.dhcp()
+    topology.unplug()
+    try:
+        assert phone.dns_query(KIT_LAN_IP, "connectivitycheck.gstatic.com").addresses == [KIT_LAN_IP]
+        probe = phone.http_get(f"http://{KIT_LAN_IP}/generate_204", host_header="connectivitycheck.gstatic.com")
+        assert (probe.status, probe.headers.get("location")) == (302, PORTAL)
+        offline = phone.http_get(f"{PORTAL}info?lang=fr")
+        assert offline.status == 200 and "Infos pratiques" in offline.text
+    finally:
+        topology.plug()
+
+
+def test_session_expiry_makes_the_phone_captive_again(tmp_path):
+    """A separate kit with one-minute sessions: the set element's timeout closes access by itself."""
+    with open_topology(tmp_path / "net", on_unavailable=unavailable) as topology:
+        kit = KitUnderTest(topology, tmp_path / "kit", session_minutes=1, check_enabled=False).start()
+        phone = topology.add_phone("expiry")
+        phone.dhcp()
+        started = time.monotonic()
+        kit.accept(phone)
+        assert internet_answers(phone)
+        wait_until(lambda: lands_on_portal(phone), 90, "the phone captive again after its one-minute session")
+        assert time.monotonic() - started >= 55

@@ -1,0 +1,149 @@
+"""The kit itself inside a harness topology: the rendered ruleset loaded with the real nft, the two real
+dnsmasq instances with the rendered configs, and the real `kiosk serve`, all in the kit namespace.
+
+Used by the end-to-end tests and by bench/network.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.stands.netns import KIT_LAN_IP, LAN_IF, PUBLIC_RESOLVER, WAN_IF, Host, Topology, wait_for
+
+PORTAL_PORT = 8080
+DASHBOARD_PORT = 8081
+CONFIG = """\
+[portal]
+listen = "0.0.0.0:{portal_port}"
+public_url = "http://{kit_ip}/"
+[dashboard]
+listen = "{kit_ip}:{dashboard_port}"
+[store]
+path = "{store}"
+[firewall]
+backend = "nftables"
+[access]
+session_minutes = {session_minutes}
+idle_minutes = 30
+quota_mb = {quota_mb}
+check_seconds = 1
+[network]
+lan_interface = "{lan}"
+wan_interface = "{wan}"
+lan_address = "{kit_ip}/24"
+dhcp_leases = "{leases}"
+upstream_dns = ["{resolver}"]
+walled_garden = ["aide.internet.test"]
+[uplink]
+check_enabled = {check_enabled}
+check_url = "http://198.51.100.10/generate_204"
+"""
+
+
+@dataclass
+class Accepted:
+    status: int | None
+    location: str
+    detail: str
+
+
+class KitUnderTest:
+    def __init__(self, topology: Topology, workdir: Path, *, session_minutes: int = 120, quota_mb: int = 500,
+                 check_enabled: bool = True) -> None:
+        self.topology = topology
+        self.host: Host = topology.kit_host
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.leases = workdir / "dnsmasq.leases"
+        self.config = workdir / "kit.toml"
+        self.config.write_text(CONFIG.format(
+            portal_port=PORTAL_PORT, dashboard_port=DASHBOARD_PORT, kit_ip=KIT_LAN_IP, store=workdir / "kiosk.db",
+            session_minutes=session_minutes, quota_mb=quota_mb, lan=LAN_IF, wan=WAN_IF, leases=self.leases,
+            resolver=PUBLIC_RESOLVER, check_enabled="true" if check_enabled else "false"))
+        self.rendered = workdir / "etc"
+        self.kiosk_process: subprocess.Popen | None = None
+
+    # --- the pieces, as the Pi's units would start them ------------------------------------------------
+
+    def kiosk(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """A `kiosk` command run as root inside the kit namespace."""
+        return self.host.run([sys.executable, "-m", "kiosk", "--config", str(self.config), *args], timeout=timeout)
+
+    def render(self) -> None:
+        done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(self.config), "network", "render",
+                               "--dest", str(self.rendered)], capture_output=True, text=True, timeout=60,
+                              check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"render failed: {done.stderr}")
+
+    def load_ruleset(self) -> None:
+        done = self.host.run(["nft", "-f", str(self.rendered / "nftables.nft")], timeout=30)
+        if done.returncode != 0:
+            raise AssertionError(f"nft refused the ruleset: {done.stderr}")
+
+    def start_dnsmasq(self) -> None:
+        for name in ("dnsmasq.conf", "dnsmasq-captive.conf"):
+            # --user=root: the test's folders are private to root; on the Pi dnsmasq drops to its own user.
+            self.topology.popen(self.host, ["dnsmasq", "--keep-in-foreground", "--user=root",
+                                            f"--conf-file={self.rendered / name}", "--log-facility=-"],
+                                self.workdir / f"{name}.log")
+        wait_for(lambda: self.host.tcp_connect(KIT_LAN_IP, 53, timeout=0.5).open
+                 and self.host.tcp_connect(KIT_LAN_IP, 5353, timeout=0.5).open, 20, "both dnsmasq listening")
+
+    def start_kiosk(self) -> None:
+        self.kiosk_process = self.topology.popen(
+            self.host, [sys.executable, "-m", "kiosk", "--config", str(self.config), "serve"],
+            self.workdir / "kiosk.log")
+        wait_for(lambda: self.host.tcp_connect(KIT_LAN_IP, PORTAL_PORT, timeout=0.5).open, 30, "kiosk serve")
+
+    def stop_kiosk(self) -> None:
+        if self.kiosk_process is not None:
+            self.topology.stop(self.kiosk_process)
+            self.kiosk_process = None
+
+    def start(self) -> KitUnderTest:
+        self.render()
+        self.load_ruleset()
+        self.start_dnsmasq()
+        self.start_kiosk()
+        return self
+
+    def log(self, name: str = "kiosk.log") -> str:
+        path = self.workdir / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # --- what a phone does ---------------------------------------------------------------------------
+
+    def accept(self, phone: Host, lang: str = "fr") -> Accepted:
+        """Load the portal and post its form, as a browser does (no redirect followed)."""
+        code = f"""
+import http.client, json, re, urllib.parse
+c = http.client.HTTPConnection("{KIT_LAN_IP}", 80, timeout=5)
+c.request("GET", "/?lang={lang}")
+page = c.getresponse().read().decode()
+token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+if not token:
+    print(json.dumps({{"status": None, "location": "", "detail": page[:400]}})); raise SystemExit
+body = urllib.parse.urlencode({{"csrf_token": token.group(1), "accept": "yes", "lang": "{lang}"}})
+c.request("POST", "/accept", body, {{"Content-Type": "application/x-www-form-urlencoded"}})
+r = c.getresponse(); r.read()
+print(json.dumps({{"status": r.status, "location": r.getheader("Location") or "", "detail": ""}}))
+"""
+        done = phone.python(code, timeout=20)
+        if done.returncode != 0:
+            raise AssertionError(f"accept failed: {done.stderr}")
+        return Accepted(**json.loads(done.stdout))
+
+    def ruleset_elements(self, set_name: str) -> list:
+        listing = json.loads(self.host.run(["nft", "-j", "list", "set", "inet", "kiosk", set_name]).stdout)
+        return next(item["set"].get("elem", []) for item in listing["nftables"] if "set" in item)
+
+
+def wait_until(predicate, timeout: float, what: str):
+    """Poll with a deadline (never a blind sleep): the kit's housekeeping runs every second here."""
+    return wait_for(predicate, timeout, what, interval=0.2)
+
