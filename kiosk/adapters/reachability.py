@@ -9,6 +9,7 @@ import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,11 +27,29 @@ def default_interface(gateways: Mapping[Any, Any]) -> str | None:
 
 
 class DefaultRoute:
+    """The interface of the IPv4 default route, or None when there is none or its link is down.
+
+    A 4G dongle pulled out, or a modem that lost its carrier, often leaves the route in place (marked
+    linkdown): the carrier flag tells at once, at no data cost, without waiting for the next check.
+    """
+
+    def __init__(self, sys_class_net: str | Path = "/sys/class/net") -> None:
+        self._sys = Path(sys_class_net)
+
     def interface(self) -> str | None:
         try:
-            return default_interface(netifaces.gateways())
+            interface = default_interface(netifaces.gateways())
         except OSError:
             return None
+        if interface is None or not self._has_carrier(interface):
+            return None
+        return interface
+
+    def _has_carrier(self, interface: str) -> bool:
+        try:
+            return (self._sys / interface / "carrier").read_text().strip() != "0"
+        except OSError:
+            return True  # no carrier file (some virtual links): trust the route
 
 
 @dataclass(frozen=True)

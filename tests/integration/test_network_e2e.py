@@ -248,8 +248,13 @@ def test_uplink_unplugged_probes_still_reach_the_portal_and_offline_pages_load(n
         assert (probe.status, probe.headers.get("location")) == (302, PORTAL)
         offline = phone.http_get(f"{PORTAL}info?lang=fr")
         assert offline.status == 200 and "Infos pratiques" in offline.text
+        # The portal says so plainly (the WAN lost its carrier), with no restart and no data spent.
+        wait_until(lambda: "Les services ci-dessous marchent" in phone.http_get(f"{PORTAL}?lang=fr").text, 10,
+                   "the portal telling the internet is down")
     finally:
         topology.plug()
+    wait_until(lambda: "aller sur internet" in phone.http_get(f"{PORTAL}?lang=fr").text, 10,
+               "the accept button back once the uplink returns")
 
 
 def test_session_expiry_makes_the_phone_captive_again(tmp_path):
