@@ -159,7 +159,7 @@ class PrivilegedFirewall:
                 reply = json.loads(_read_line(connection) or b"null")
         except (OSError, ValueError) as problem:
             raise FirewallError(f"the privileged helper at {self._path} did not answer ({problem}); "
-                                "is kiosk-privileged.service running?") from None
+                                "is `kiosk privileged serve` running as root?") from None
         if not isinstance(reply, dict) or not reply.get("ok"):
             raise FirewallError(str(reply.get("error") if isinstance(reply, dict) else "bad reply"))
         return reply.get("result")

@@ -159,5 +159,5 @@ def test_a_user_not_named_at_start_is_refused(helper):
 
 
 def test_helper_that_is_not_running_gives_a_clear_error(tmp_path):
-    with pytest.raises(FirewallError, match=r"is kiosk-privileged\.service running"):
+    with pytest.raises(FirewallError, match=r"is `kiosk privileged serve` running as root\?"):
         PrivilegedFirewall(tmp_path / "absent.sock").grant(Grant(Client("10.42.0.2", "aa:bb:cc:dd:ee:02"), None))
