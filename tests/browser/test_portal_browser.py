@@ -85,7 +85,9 @@ def _write_config(tmp_path: Path, portal_port: int, dashboard_port: int) -> Path
         "\n[dashboard]\n"
         f'listen = "127.0.0.1:{dashboard_port}"\n'
         "\n[network]\n"
-        f"dhcp_leases = {_toml_string(str(leases))}\n",
+        f"dhcp_leases = {_toml_string(str(leases))}\n"
+        # This machine has no internet: the uplink is judged by its default route alone.
+        "\n[uplink]\ncheck_enabled = false\n",
         encoding="utf-8",
     )
     return config
