@@ -30,6 +30,7 @@ SYSTEM_TOOLS: dict[str, str] = {
     "dnsmasq": "dnsmasq-base",
     "dhclient": "isc-dhcp-client",
     "ping": "iputils-ping",
+    "hostapd": "hostapd",
 }
 
 

@@ -121,3 +121,23 @@ def test_counters_add_upload_and_download_per_phone():
     ]}
     assert parse_counters(listing) == {Client("10.42.0.23", "5a:11:22:33:44:55"): 49200,
                                        Client(None, "02:aa:bb:cc:dd:ee"): 60}
+
+
+@pytest.mark.system
+def test_hostapd_parses_the_rendered_file_without_error(rendered, tmp_path):
+    """The real hostapd reads the whole file before it looks for a radio (none here), reporting each bad
+    line; the control config proves a bad line would be caught."""
+    hostapd = need_binary("hostapd", "/usr/sbin/hostapd")
+
+    def parse(path: Path) -> str:
+        result = subprocess.run([hostapd, "-dd", str(path)], capture_output=True, text=True, timeout=30,
+                                check=False)
+        return result.stdout + result.stderr
+
+    control = tmp_path / "control.conf"
+    control.write_text("interface=lan0\ndriver=nl80211\nchanel=6\n")
+    assert "errors found in configuration file" in parse(control)
+    output = parse(rendered / "hostapd.conf")
+    assert "errors found in configuration file" not in output, output
+    assert "unknown configuration item" not in output
+    assert "nl80211" in output  # it went on to the driver, past the whole configuration
