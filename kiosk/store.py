@@ -13,65 +13,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: secrets, access sessions (which double as the legal connection log), the `none` firewall ledger.
-    """
-    CREATE TABLE kit_secrets (
-        name TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    );
-    CREATE TABLE access_sessions (
-        id INTEGER PRIMARY KEY,
-        ip TEXT,
-        mac TEXT,
-        language TEXT NOT NULL,
-        granted_by TEXT NOT NULL CHECK (granted_by IN ('portal', 'mediator')),
-        started_at INTEGER NOT NULL,
-        ends_at INTEGER NOT NULL,
-        idle_timeout_s INTEGER NOT NULL,
-        quota_bytes INTEGER NOT NULL,
-        bytes_base INTEGER NOT NULL DEFAULT 0,
-        bytes_used INTEGER NOT NULL DEFAULT 0,
-        last_activity_at INTEGER NOT NULL,
-        ended_at INTEGER,
-        end_reason TEXT,
-        CHECK (ip IS NOT NULL OR mac IS NOT NULL)
-    );
-    CREATE INDEX access_sessions_open ON access_sessions (ended_at, ip, mac);
-    CREATE INDEX access_sessions_started ON access_sessions (started_at);
-    CREATE TABLE firewall_ledger (
-        ip TEXT NOT NULL,
-        mac TEXT NOT NULL,
-        expires_at INTEGER,
-        recorded_at INTEGER NOT NULL,
-        PRIMARY KEY (ip, mac)
-    );
-    """,
-    # 2: the uplink's data usage per local day, the WAN counters' last reading, the last internet check.
-    """
-    CREATE TABLE uplink_usage (
-        day TEXT PRIMARY KEY,
-        rx_bytes INTEGER NOT NULL DEFAULT 0,
-        tx_bytes INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE uplink_counters (
-        interface TEXT PRIMARY KEY,
-        identity TEXT NOT NULL,
-        rx_bytes INTEGER NOT NULL,
-        tx_bytes INTEGER NOT NULL,
-        read_at INTEGER NOT NULL
-    );
-    CREATE TABLE uplink_check (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        interface TEXT,
-        checked_at REAL NOT NULL,
-        answered INTEGER NOT NULL,
-        detail TEXT NOT NULL
-    );
-    """,
-)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+
+def _load_migrations(directory: Path = MIGRATIONS_DIR) -> tuple[str, ...]:
+    """``NNN_name.sql`` files, numbered from 001 without gaps: each capability owns its own files."""
+    files = sorted(directory.glob("[0-9][0-9][0-9]_*.sql"))
+    numbers = [int(path.name[:3]) for path in files]
+    if numbers != list(range(1, len(files) + 1)):
+        raise RuntimeError(f"migrations in {directory} must be numbered 001, 002… without gaps: {numbers}")
+    return tuple(path.read_text(encoding="utf-8") for path in files)
+
+
+MIGRATIONS: tuple[str, ...] = _load_migrations()
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
