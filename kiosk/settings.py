@@ -227,6 +227,7 @@ POSITIVE = Kind("integer ≥ 1", _integer(1), _int_from_env)
 MACS = Kind("list of MAC addresses", _string_list(_mac), _list_from_env(_mac))
 LANGUAGES = Kind(f"list of {'/'.join(KNOWN_LANGUAGES)}", _string_list(_language), _list_from_env(_language))
 LANGUAGE = Kind("/".join(KNOWN_LANGUAGES), _language, _language)
+TEXTS = Kind("list of text", _string_list(_text), _list_from_env(_text))
 INTERFACE = Kind("interface name", _interface, _interface)
 IPV4 = Kind("IPv4 address", _ipv4, _ipv4)
 IPV4_INTERFACE = Kind('"address/prefix"', _ipv4_interface, _ipv4_interface)
@@ -318,6 +319,31 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("uplink", "monthly_cap_mb", COUNT, 0, "Data allowed on the uplink per month, in megabytes; 0 means none."),
     Setting("uplink", "warn_percent", PERCENT, 80, "Warn when this share of the monthly cap is used."),
     Setting("uplink", "mmcli", PATH, "mmcli", "ModemManager's command-line client."),
+    Setting("survey", "content_dir", PATH, "",
+            "Folder of questionnaire files; empty means the questionnaires shipped with the kit."),
+    Setting("survey", "audio_dir", PATH, "var/audio", "Where `kiosk content build-audio` puts the spoken clips."),
+    Setting("survey", "espeak", PATH, "espeak-ng", "The speech synthesiser used to make the clips."),
+    Setting("survey", "answers_retention_days", POSITIVE, 365,
+            "Questionnaire answers and booklets are deleted this long after their last update."),
+    Setting("survey", "appointment_retention_days", POSITIVE, 90, "Appointment requests are deleted after this."),
+    Setting("survey", "partner_structures", TEXTS, [],
+            "Partner structures a participant can choose for a follow-up appointment."),
+    Setting("tablets", "ssh_key", PATH, "var/tablets_ed25519",
+            "The kit's own SSH key for Linux tablets, made on the device when first needed."),
+    Setting("tablets", "adb", PATH, "adb", "Android's adb client (Debian's adb package)."),
+    Setting("tablets", "adb_server_port", POSITIVE, 5037, "Port of the local adb server."),
+    Setting("tablets", "android_apps", TEXTS, [],
+            "Android packages made available to each participant's throwaway user."),
+    Setting("tablets", "android_shared_folders", TEXTS, ["Download", "DCIM", "Pictures", "Documents", "Movies",
+                                                           "Music", "Recordings"],
+            "Shared-storage folders purged on single-user Android tablets."),
+    Setting("tablets", "linux_skeleton", PATH, "/var/lib/triporteur/guest-skeleton",
+            "On a Linux tablet, the golden copy of the guest's home that every wipe restores."),
+    Setting("tablets", "linux_wifi_keep", TEXTS, [],
+            "NetworkManager connections a Linux wipe keeps (the kit's own Wi-Fi); all others are removed."),
+    Setting("tablets", "parallel", POSITIVE, 4, "How many tablets are wiped at once."),
+    Setting("tablets", "step_timeout_seconds", POSITIVE, 120, "A wipe step taking longer fails the wipe."),
+    Setting("tablets", "retries", COUNT, 3, "Connection attempts before a tablet is marked as needing attention."),
 )
 
 _BY_KEY: dict[str, Setting] = {setting.key: setting for setting in DECLARATIONS}
