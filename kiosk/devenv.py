@@ -31,6 +31,11 @@ SYSTEM_TOOLS: dict[str, str] = {
     "dhclient": "isc-dhcp-client",
     "ping": "iputils-ping",
     "hostapd": "hostapd",
+    "sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "adb": "adb",
+    "espeak-ng": "espeak-ng",
+    "opusenc": "opus-tools",
 }
 
 

@@ -1,0 +1,2 @@
+-- the questionnaire: visits, answers, booklets, appointment requests (filled by the questionnaire work).
+SELECT 1;
