@@ -43,8 +43,16 @@ def say(message: str) -> None:
     print(f"[triporteur] {message}", flush=True)
 
 
+INSTALL_TIMEOUT_S = 1800  # a hung apt-get or pip must not hold CI forever
+
+
 def run(argv: list[str], **options) -> None:
-    completed = subprocess.run(argv, check=False, **options)
+    options.setdefault("timeout", INSTALL_TIMEOUT_S)
+    try:
+        completed = subprocess.run(argv, check=False, **options)
+    except subprocess.TimeoutExpired:
+        say(f"gave up after {options['timeout']} s: {' '.join(argv)}")
+        sys.exit(1)
     if completed.returncode != 0:
         say(f"failed ({completed.returncode}): {' '.join(argv)}")
         sys.exit(completed.returncode)
@@ -79,7 +87,8 @@ def ensure_venv() -> None:
     if VENV_PYTHON.exists():
         return
     say(f"creating the virtual environment in {VENV}")
-    created = subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=False, capture_output=True, text=True)
+    created = subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=False, capture_output=True, text=True,
+                             timeout=INSTALL_TIMEOUT_S)
     if created.returncode == 0:
         return
     shutil.rmtree(VENV, ignore_errors=True)

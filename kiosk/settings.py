@@ -22,7 +22,7 @@ FIREWALL_BACKENDS = ("none", "nftables")
 CONFIG_ENV = "KIOSK_CONFIG"
 ENV_PREFIX = "KIOSK_"
 
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 class SettingsError(Exception):
@@ -52,6 +52,8 @@ def _expect(value: Any, kinds: type | tuple[type, ...], name: str) -> None:
 
 def _text(value: Any) -> str:
     _expect(value, str, "a string")
+    if any(ch in value for ch in "\n\r\0"):
+        raise ValueError("must be on one line")  # values end up in rendered config files
     return value
 
 
@@ -127,7 +129,7 @@ def _list_from_env(item_check: Callable[[str], str]) -> Callable[[str], list[str
 def _mac(value: Any) -> str:
     _expect(value, str, "a MAC address")
     lowered = value.strip().lower().replace("-", ":")
-    if not _MAC.match(lowered):
+    if not _MAC.fullmatch(lowered):
         raise ValueError(f"{value!r} is not a MAC address like 02:00:00:aa:bb:cc")
     return lowered
 
@@ -210,6 +212,20 @@ def _ssid(value: Any) -> str:
     return value
 
 
+def _high_port(value: Any) -> int:
+    _expect(value, int, "an integer")
+    if not 1024 <= value <= 65535 or value == 5353:
+        raise ValueError(f"must be a free port between 1024 and 65535 (not 5353, mDNS), got {value}")
+    return value
+
+
+def _session_minutes(value: Any) -> int:
+    _expect(value, int, "an integer")
+    if not 1 <= value <= 7 * 24 * 60:
+        raise ValueError(f"must be between 1 minute and 7 days, got {value}")
+    return value
+
+
 def _percent(value: Any) -> int:
     _expect(value, int, "a percentage")
     if not 1 <= value <= 100:
@@ -237,6 +253,8 @@ DOMAIN = Kind("domain name", _domain, _domain)
 COUNTRY = Kind("country code", _country, _country)
 CHANNEL = Kind("channel 1–13", _wifi_channel, lambda text: _wifi_channel(_int_from_env(text)))
 SSID = Kind("Wi-Fi name", _ssid, _ssid)
+HIGH_PORT = Kind("port 1024–65535", _high_port, lambda text: _high_port(_int_from_env(text)))
+SESSION_MINUTES = Kind("1–10080 minutes", _session_minutes, lambda text: _session_minutes(_int_from_env(text)))
 PERCENT = Kind("1–100", _percent, lambda text: _percent(_int_from_env(text)))
 BACKEND = Kind(" or ".join(FIREWALL_BACKENDS), _choice(*FIREWALL_BACKENDS), _choice(*FIREWALL_BACKENDS))
 
@@ -277,7 +295,8 @@ DECLARATIONS: tuple[Setting, ...] = (
             "would do."),
     Setting("firewall", "helper_socket", PATH, "/run/triporteur/privileged.sock",
             "Socket of the privileged helper that changes the firewall when the kiosk does not run as root."),
-    Setting("access", "session_minutes", POSITIVE, 120, "Length of an internet session after accepting the charter."),
+    Setting("access", "session_minutes", SESSION_MINUTES, 120,
+            "Length of an internet session after accepting the charter."),
     Setting("access", "idle_minutes", POSITIVE, 30, "A session with no traffic for this long ends."),
     Setting("access", "quota_mb", COUNT, 500, "Data allowed per session, in megabytes; 0 means no limit."),
     Setting("access", "trusted_macs", MACS, [],
@@ -300,7 +319,7 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("network", "walled_garden", DOMAINS, [],
             "Domains reachable before accepting the charter (a public service's site, for instance)."),
     Setting("network", "kit_name", DOMAIN, "portail.home.arpa", "The kit's own name on its network."),
-    Setting("network", "captive_dns_port", POSITIVE, 5353,
+    Setting("network", "captive_dns_port", HIGH_PORT, 5300,
             "Port of the resolver that answers phones before they accept: the kit's address for every name."),
     Setting("network", "staff_interface", INTERFACE, "",
             "Interface of the mediators' network (the staff Wi-Fi); empty when there is none."),
@@ -439,6 +458,16 @@ def _cross_checks(values: Mapping[str, Any], errors: list[tuple[str, str]]) -> N
         errors.append(("network.dhcp_last", "must not come before network.dhcp_first"))
     if values["network.lan_interface"] == values["network.wan_interface"]:
         errors.append(("network.wan_interface", "must differ from network.lan_interface"))
+    staff = values["network.staff_interface"]
+    if staff and staff in (values["network.lan_interface"], values["network.wan_interface"]):
+        errors.append(("network.staff_interface", "must differ from the participants' and the uplink's interfaces"))
+    if staff and ipaddress.IPv4Interface(values["network.staff_address"]).network.prefixlen > 28:
+        errors.append(("network.staff_address", "the staff network needs at least a /28"))
+    if staff and ipaddress.IPv4Interface(values["network.staff_address"]).network.overlaps(lan.network):
+        errors.append(("network.staff_address", "must not overlap network.lan_address"))
+    portal_host = values["portal.listen"].rpartition(":")[0].strip("[]")
+    if values["firewall.backend"] == "nftables" and portal_host in ("127.0.0.1", "::1", "localhost"):
+        errors.append(("portal.listen", "phones cannot reach a loopback address: listen on the kit's LAN address"))
     if values["wifi.staff_ssid"] and not values["network.staff_interface"]:
         errors.append(("network.staff_interface", "must be set when wifi.staff_ssid is"))
     if values["portal.listen"] == values["dashboard.listen"]:

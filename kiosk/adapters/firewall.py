@@ -1,7 +1,7 @@
 """The firewall port: how the kit lets a participant's device through, and reads what it used.
 
 Backends: ``none`` (records grants in the store and logs what it would do; no traffic is enforced or
-counted) — the ``nftables`` backend comes with the onboard network.
+counted) and ``nftables`` (kiosk.adapters.nftables, or through the privileged helper).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Grant:
 
 class Firewall(Protocol):
     name: str
+    counts_traffic: bool  # False: counters() is always empty, so a missing element means nothing
 
     def grant(self, grant: Grant) -> None:
         """Let the client through until ``expires_at``."""
@@ -60,6 +61,7 @@ class RecordingFirewall:
     """The ``none`` backend: a ledger in the store and a log line per effect it would have."""
 
     name = "none"
+    counts_traffic = False
 
     def __init__(self, store: Store, clock) -> None:
         self._store = store

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
 def parse_leases(text: str) -> dict[str, str]:
@@ -16,7 +16,7 @@ def parse_leases(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) >= 3 and _MAC.match(fields[1].lower()):
+        if len(fields) >= 3 and _MAC.fullmatch(fields[1].lower()):
             found[fields[2]] = fields[1].lower()
     return found
 
@@ -27,7 +27,7 @@ def parse_arp(text: str) -> dict[str, str]:
     for line in text.splitlines()[1:]:
         fields = line.split()
         complete = len(fields) >= 4 and fields[2] != "0x0" and fields[3] != "00:00:00:00:00:00"
-        if complete and _MAC.match(fields[3].lower()):
+        if complete and _MAC.fullmatch(fields[3].lower()):
             found[fields[0]] = fields[3].lower()
     return found
 

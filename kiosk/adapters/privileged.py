@@ -125,6 +125,9 @@ class PrivilegedServer:
             except OSError as problem:
                 log.warning("connection failed: %s", problem)
                 return
+            except Exception as problem:  # a malformed request (deeply nested JSON…) must not stop the helper
+                log.warning("refused a request that could not be read: %s", problem)
+                reply = {"ok": False, "error": "unreadable request"}
             with contextlib.suppress(OSError):  # the caller went away: nothing to tell it
                 connection.sendall(json.dumps(reply).encode() + b"\n")
 
@@ -145,6 +148,7 @@ class PrivilegedFirewall:
     """The firewall port for the unprivileged web process: each call is one request to the helper."""
 
     name = "nftables"
+    counts_traffic = True
 
     def __init__(self, socket_path: str | Path, timeout_s: float = 15.0) -> None:
         self._path = str(socket_path)

@@ -6,11 +6,12 @@ kept ``connections.retention_days`` after it ends.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.adapters.firewall import Client, Firewall, Grant
+from kiosk.adapters.firewall import Client, Firewall, FirewallError, Grant
 from kiosk.store import Store, StoreError
 
 log = logging.getLogger("kiosk.access")
@@ -91,12 +92,14 @@ def _session(row) -> Session:
 
 class AccessService:
     def __init__(self, store: Store, firewall: Firewall, limits: Limits, trusted_macs: list[str],
-                 clock: Clock) -> None:
+                 clock: Clock, trusted_networks: tuple[str, ...] = ()) -> None:
         self._store = store
         self._firewall = firewall
         self._limits = limits
         self._trusted = frozenset(mac.lower() for mac in trusted_macs)
         self._clock = clock
+        # The mediators' network: its devices never see the portal.
+        self._trusted_networks = tuple(ipaddress.ip_network(net, strict=False) for net in trusted_networks)
 
     @property
     def limits(self) -> Limits:
@@ -108,16 +111,12 @@ class AccessService:
     def is_trusted(self, mac: str | None) -> bool:
         return mac is not None and mac.lower() in self._trusted
 
-    def open_session_for(self, ip: str | None, mac: str | None) -> Session | None:
-        """The open session of this device. A session tied to a MAC only matches that MAC, so an IP
-        handed to another phone by DHCP does not inherit someone else's access."""
-        with self._store.read() as db:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM access_sessions WHERE ended_at IS NULL "  # noqa: S608 - constant columns
-                "AND ((mac IS NOT NULL AND mac = ?) OR (ip IS NOT NULL AND ip = ?)) ORDER BY id DESC",
-                (mac, ip),
-            ).fetchall()
-        now = self._now()
+    def _find_open(self, db, ip: str | None, mac: str | None, now: int) -> Session | None:
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM access_sessions WHERE ended_at IS NULL "  # noqa: S608 - constant columns
+            "AND ((mac IS NOT NULL AND mac = ?) OR (ip IS NOT NULL AND ip = ?)) ORDER BY id DESC",
+            (mac, ip),
+        ).fetchall()
         for row in rows:
             session = _session(row)
             if session.mac and mac and session.mac != mac:
@@ -129,47 +128,74 @@ class AccessService:
             return session
         return None
 
+    def open_session_for(self, ip: str | None, mac: str | None) -> Session | None:
+        """The open session of this device. A session tied to a MAC only matches that MAC, so an IP
+        handed to another phone by DHCP does not inherit someone else's access."""
+        with self._store.read() as db:
+            return self._find_open(db, ip, mac, self._now())
+
     def state_of(self, ip: str | None, mac: str | None) -> ClientState:
-        return ClientState(ip, mac, self.open_session_for(ip, mac), self.is_trusted(mac))
+        return ClientState(ip, mac, self.open_session_for(ip, mac), self.is_trusted(mac) or self._on_staff(ip))
+
+    def _on_staff(self, ip: str | None) -> bool:
+        if not ip or not self._trusted_networks:
+            return False
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self._trusted_networks)
 
     def grant(self, ip: str | None, mac: str | None, language: str, granted_by: str = "portal") -> Session:
-        """Open a session (or return the open one: accepting twice grants once)."""
-        existing = self.open_session_for(ip, mac)
-        if existing is not None:
-            return existing
+        """Open a session, or return the open one: accepting twice grants once.
+
+        The firewall element is (re)applied every time, since the table may have been reloaded since.
+        """
         now = self._now()
         limits = self._limits
-        client = Client(ip, mac)
-        ends_at = now + limits.session_seconds
-        # Firewall first: if it refuses, nothing is recorded; if the store then fails, the grant is undone.
-        self._firewall.grant(Grant(client, ends_at))
-        try:
-            with self._store.write() as db:
+        with self._store.write() as db:  # BEGIN IMMEDIATE: one grant at a time, so a double tap grants once
+            session = self._find_open(db, ip, mac, now)
+            fresh = session is None
+            if fresh:
+                # Expired but not yet swept: end them now, so the next sweep does not revoke the element
+                # this grant is about to add for the same device.
+                db.execute("UPDATE access_sessions SET ended_at = ends_at, end_reason = 'expired' "
+                           "WHERE ended_at IS NULL AND ends_at <= ? AND (mac = ? OR (mac IS NULL AND ip = ?))",
+                           (now, mac, ip))
                 cursor = db.execute(
                     "INSERT INTO access_sessions (ip, mac, language, granted_by, started_at, ends_at, "
                     "idle_timeout_s, quota_bytes, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (ip, mac, language, granted_by, now, ends_at, limits.idle_seconds, limits.quota_bytes, now),
+                    (ip, mac, language, granted_by, now, now + limits.session_seconds, limits.idle_seconds,
+                     limits.quota_bytes, now),
                 )
-                row = db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE id = ?",  # noqa: S608
-                                 (cursor.lastrowid,)).fetchone()
-        except StoreError:
-            self._firewall.revoke(client)
+                session = _session(db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE id = ?",  # noqa: S608
+                                              (cursor.lastrowid,)).fetchone())
+        try:
+            self._firewall.grant(Grant(session.client, session.ends_at))
+        except FirewallError:
+            if fresh:  # nothing was opened: leave no trace of a session that never was
+                with self._store.write() as db:
+                    db.execute("DELETE FROM access_sessions WHERE id = ?", (session.id,))
             raise
-        session = _session(row)
-        log.info("granted %s until %s (by %s)", session.client, session.ends_at, granted_by)
+        if fresh:
+            log.info("granted %s until %s (by %s)", session.client, session.ends_at, granted_by)
         return session
 
     def touch(self, session: Session) -> None:
-        """The device talked to the kit: it is not idle."""
+        """The device talked to the kit: it is not idle. Best effort: a full disk must not break pages."""
         now = self._now()
         if now - session.last_activity_at < 30:
             return  # spare the SD card: at most one write per device every 30 s
-        with self._store.write() as db:
-            db.execute("UPDATE access_sessions SET last_activity_at = ? WHERE id = ? AND ended_at IS NULL",
-                       (now, session.id))
+        try:
+            with self._store.write() as db:
+                db.execute("UPDATE access_sessions SET last_activity_at = ? WHERE id = ? AND ended_at IS NULL",
+                           (now, session.id))
+        except StoreError as problem:
+            log.warning("could not record activity: %s", problem)
 
     def revoke(self, ip: str | None = None, mac: str | None = None, reason: str = "revoked") -> int:
-        """End every open session matching the IP or MAC; returns how many ended."""
+        """End every open session matching the IP or MAC; returns how many ended. Raises FirewallError
+        (after ending what could be ended) when the firewall refused to close one."""
         with self._store.read() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM access_sessions WHERE ended_at IS NULL "  # noqa: S608
@@ -177,22 +203,40 @@ class AccessService:
                 (ip, ip, mac, mac),
             ).fetchall()
         sessions = [_session(row) for row in rows]
-        self._end(sessions, reason)
-        return len(sessions)
+        ended, failure = self._end(sessions, reason)
+        if failure is not None:
+            raise failure
+        return len(ended)
 
-    def _end(self, sessions: list[Session], reason: str) -> None:
+    def _end(self, sessions: list[Session], reason: str) -> tuple[list[Session], FirewallError | None]:
+        """Close each session in the firewall first, then record it as ended. A session the firewall
+        could not close stays open in the store, so the next sweep tries again."""
         if not sessions:
-            return
+            return [], None
         now = self._now()
-        with self._store.write() as db:
-            db.executemany(
-                "UPDATE access_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-                [(min(now, s.ends_at) if reason == "expired" else now, reason, s.id) for s in sessions],
-            )
+        ending = {session.id for session in sessions}
+        still_open = [s for s in self.open_sessions() if s.id not in ending]
+        ended: list[Session] = []
+        failure: FirewallError | None = None
         for session in sessions:
-            if not self.is_trusted(session.mac):
-                self._firewall.revoke(session.client)
-            log.info("session %d of %s ended: %s", session.id, session.client, reason)
+            shared = any(other.client == session.client for other in still_open)
+            if not self.is_trusted(session.mac) and not shared:
+                try:
+                    self._firewall.revoke(session.client)
+                except FirewallError as problem:
+                    log.error("could not close session %d of %s: %s", session.id, session.client, problem)
+                    failure = problem
+                    continue
+            ended.append(session)
+        if ended:
+            with self._store.write() as db:
+                db.executemany(
+                    "UPDATE access_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+                    [(min(now, s.ends_at) if reason == "expired" else now, reason, s.id) for s in ended],
+                )
+            for session in ended:
+                log.info("session %d of %s ended: %s", session.id, session.client, reason)
+        return ended, failure
 
     def open_sessions(self) -> list[Session]:
         with self._store.read() as db:
@@ -209,8 +253,11 @@ class AccessService:
         counters = self._firewall.counters()
         ended: dict[str, list[Session]] = {"expired": [], "idle": [], "quota": []}
         updates = []
+        lost = []
         for session in self.open_sessions():
             counted = counters.get(session.client)
+            if counted is None and self._firewall.counts_traffic and session.ends_at > now:
+                lost.append(session)
             bytes_used, last_activity = session.bytes_used, session.last_activity_at
             if counted is not None and session.bytes_base + counted > bytes_used:
                 bytes_used, last_activity = session.bytes_base + counted, now
@@ -227,8 +274,23 @@ class AccessService:
                 db.executemany("UPDATE access_sessions SET bytes_used = ?, last_activity_at = ? WHERE id = ?",
                                updates)
         for reason, sessions in ended.items():
-            self._end(sessions, reason)
+            ended[reason], _ = self._end(sessions, reason)
+        self._restore(lost, ended)
         return {reason: len(sessions) for reason, sessions in ended.items()}
+
+    def _restore(self, lost: list[Session], ended: dict[str, list[Session]]) -> None:
+        """Elements missing from the firewall (its table was reloaded while the kit ran): grant them
+        again, and count from the bytes used so far since their counters restart at zero."""
+        gone = {session.id for sessions in ended.values() for session in sessions}
+        for session in (s for s in lost if s.id not in gone):
+            try:
+                self._firewall.grant(Grant(session.client, session.ends_at))
+            except FirewallError as problem:
+                log.error("could not restore session %d of %s: %s", session.id, session.client, problem)
+                continue
+            with self._store.write() as db:
+                db.execute("UPDATE access_sessions SET bytes_base = bytes_used WHERE id = ?", (session.id,))
+            log.warning("session %d of %s was missing from the firewall: restored", session.id, session.client)
 
     def reconcile(self) -> int:
         """At start: end what expired while the kit was off, then make the firewall match the store.

@@ -7,11 +7,13 @@ unauthorised phone lands here), so they take the shortest path.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable
 
 from kiosk import probes
 from kiosk.runtime import Kit
 from kiosk.services.access import ClientState
+from kiosk.store import StoreError
 
 NO_STORE = [("Cache-Control", "no-store, no-cache, must-revalidate"), ("Pragma", "no-cache"), ("Expires", "0")]
 STATE_KEY = "kiosk.client"
@@ -36,8 +38,9 @@ class CaptiveGate:
         self._app = app
         self._kit = kit
         self._kit_hosts = kit_hosts
-        body = (f'<!doctype html><html><head><meta http-equiv="refresh" content="0;url={landing_url}">'
-                f'<title>Portal</title></head><body><a href="{landing_url}">{landing_url}</a></body></html>')
+        url = html.escape(landing_url)
+        body = (f'<!doctype html><html><head><meta http-equiv="refresh" content="0;url={url}">'
+                f'<title>Portal</title></head><body><a href="{url}">{url}</a></body></html>')
         self._redirect_body = body.encode()
         self._redirect_headers = [("Location", landing_url), ("Content-Type", "text/html; charset=utf-8"),
                                   ("Content-Length", str(len(self._redirect_body))), *NO_STORE]
@@ -47,8 +50,7 @@ class CaptiveGate:
         matched = probes.match(host, environ.get("PATH_INFO", ""))
         if matched is None and probes.bare_host(host) in self._kit_hosts:
             return self._app(environ, start_response)
-        state = client_state(self._kit, environ)
-        if matched is not None and state.authorised and self._kit.adapters.uplink.is_up():
+        if matched is not None and self._authorised(environ) and self._kit.adapters.uplink.is_up():
             answer = matched[1]
             body = answer.body.encode()
             start_response(f"{answer.status} {'No Content' if answer.status == 204 else 'OK'}",
@@ -56,3 +58,9 @@ class CaptiveGate:
             return [body] if body else []
         start_response("302 Found", list(self._redirect_headers))
         return [self._redirect_body]
+
+    def _authorised(self, environ: dict) -> bool:
+        try:
+            return client_state(self._kit, environ).authorised
+        except StoreError:
+            return False  # the store cannot be read: the portal page will say so plainly

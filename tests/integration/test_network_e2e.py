@@ -157,6 +157,8 @@ def test_before_accepting_nothing_else_gets_through(network):
     through = phone.dns_query(KIT_LAN_IP, "tunnel-abcdef.internet.test")
     assert through.addresses == [KIT_LAN_IP]
     assert phone.dns_query(KIT_LAN_IP, "use-application-dns.net").rcode_name == "NXDOMAIN"
+    for qtype in ("TXT", "AAAA", "MX", "10"):  # the record types DNS tunnels use (10: NULL)
+        phone.dns_query(KIT_LAN_IP, f"{qtype.lower()}-payload.tunnel.internet.test", qtype=qtype)
     names = [entry.name for entry in topology.resolver_queries()[queries_before:]]
     assert not [name for name in names if name.endswith("internet.test")], names
 
@@ -255,6 +257,34 @@ def test_uplink_unplugged_probes_still_reach_the_portal_and_offline_pages_load(n
         topology.plug()
     wait_until(lambda: "aller sur internet" in phone.http_get(f"{PORTAL}?lang=fr").text, 10,
                "the accept button back once the uplink returns")
+
+
+def test_a_firewall_reloaded_while_the_kit_runs_is_restored_without_a_restart(network):
+    topology, kit, _ = network
+    phone = topology.add_phone("reload")
+    phone.dhcp()
+    kit.accept(phone)
+    assert internet_answers(phone)
+    kit.load_ruleset()  # `nft -f` by a playbook, or the nftables service restarted
+    wait_until(lambda: internet_answers(phone), 10, "the lost grant restored by the kit's next sweep")
+
+
+def test_with_the_uplinks_own_resolvers_nothing_is_forwarded_before_accepting(tmp_path):
+    """network.upstream_dns left empty: the main resolver uses the uplink's (resolv.conf). The captive
+    resolver must still forward nothing but the walled garden, for any record type."""
+    with open_topology(tmp_path / "net", on_unavailable=unavailable) as topology:
+        topology.write_resolv_conf(topology.kit, [PUBLIC_RESOLVER])
+        kit = KitUnderTest(topology, tmp_path / "kit", upstream_dns=(), check_enabled=False).start()
+        phone = topology.add_phone("noup")
+        phone.dhcp()
+        queries_before = len(topology.resolver_queries())
+        for qtype in ("A", "TXT", "AAAA", "MX", "10", "CNAME"):  # 10: NULL
+            phone.dns_query(KIT_LAN_IP, f"{qtype.lower()}-payload.tunnel.internet.test", qtype=qtype)
+        names = [entry.name for entry in topology.resolver_queries()[queries_before:]]
+        assert not [name for name in names if "tunnel" in name], names
+        assert phone.dns_query(KIT_LAN_IP, "aide.internet.test").addresses == [PUBLIC_SERVER]
+        assert kit.accept(phone).status == 303
+        assert phone.dns_query(KIT_LAN_IP, "www.internet.test").addresses == [PUBLIC_SERVER]
 
 
 def test_session_expiry_makes_the_phone_captive_again(tmp_path):

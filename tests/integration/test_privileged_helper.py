@@ -24,6 +24,8 @@ from tests.support.system import kiosk_command, need_binary, stop, unavailable
 pytestmark = pytest.mark.system
 
 CONFIG = """\
+[portal]
+listen = "10.42.0.1:8080"
 [network]
 lan_interface = "lan0"
 wan_interface = "wan0"
@@ -73,7 +75,7 @@ def helper(namespace: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         wait_for_socket(sock, process)
         yield namespace, sock
     finally:
-        stop(process)
+        stop(process)  # harmless when a test stopped it already
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -131,6 +133,8 @@ def test_grant_revoke_and_counters_through_the_helper(helper):
     b'{"op": "reconcile", "args": "flush ruleset"}\n',
     b'{"op": "revoke", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff"}, "nft": "flush ruleset"}\n',
     b"flush ruleset\n",
+    b"[" * 100_000 + b"\n",
+    b'{"op": "grant", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff\\n", "expires_at": null}}\n',
     b"\xff\xfe garbage",
 ])
 def test_the_helper_refuses_anything_but_its_four_checked_operations(helper, payload):
@@ -161,3 +165,46 @@ def test_a_user_not_named_at_start_is_refused(helper):
 def test_helper_that_is_not_running_gives_a_clear_error(tmp_path):
     with pytest.raises(FirewallError, match=r"is `kiosk privileged serve` running as root\?"):
         PrivilegedFirewall(tmp_path / "absent.sock").grant(Grant(Client("10.42.0.2", "aa:bb:cc:dd:ee:02"), None))
+
+
+def test_a_revoke_the_helper_cannot_do_is_retried_by_the_next_sweep(namespace, tmp_path):
+    """The helper down when a mediator cuts a phone off: the session stays open in the store (the phone
+    still has its element), the command says so, and once the helper is back the sweep closes it."""
+    from kiosk.services.access import AccessService, Limits
+
+    run_dir = Path(tempfile.mkdtemp(prefix="tk-priv-"))
+    sock = run_dir / "privileged.sock"
+    config = tmp_path / "kit.toml"
+    config.write_text(CONFIG.format(socket=sock))
+    rendered = tmp_path / "etc"
+    subprocess.run(kiosk_command("--config", str(config), "network", "render", "--dest", str(rendered)),
+                   capture_output=True, timeout=60, check=True)
+    assert in_ns(namespace, "nft", "-f", str(rendered / "nftables.nft")).returncode == 0
+    argv = ["ip", "netns", "exec", namespace, *kiosk_command("--config", str(config), "privileged", "serve")]
+
+    def start_helper() -> subprocess.Popen:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for_socket(sock, process)
+        return process
+
+    from kiosk.store import Store
+
+    store = Store(tmp_path / "kiosk.db")
+    store.upgrade()
+    access = AccessService(store, PrivilegedFirewall(sock), Limits(3600, 1800, 0), [], time.time)
+    helper = start_helper()
+    try:
+        access.grant("10.42.0.23", "5a:11:22:33:44:55", "fr")
+        stop(helper)
+        sock.unlink(missing_ok=True)
+        with pytest.raises(FirewallError):
+            access.revoke(ip="10.42.0.23")
+        assert len(access.open_sessions()) == 1
+        assert len(elements(namespace, "allowed")) == 1
+        helper = start_helper()
+        access.revoke(ip="10.42.0.23")
+        assert access.open_sessions() == []
+        assert elements(namespace, "allowed") == []
+    finally:
+        stop(helper)
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.settings import defaults
 from tests.stands.netns import KIT_LAN_IP, LAN_IF, PUBLIC_RESOLVER, WAN_IF, Host, Topology, wait_for
 
 PORTAL_PORT = 8080
@@ -36,7 +37,7 @@ lan_interface = "{lan}"
 wan_interface = "{wan}"
 lan_address = "{kit_ip}/24"
 dhcp_leases = "{leases}"
-upstream_dns = ["{resolver}"]
+upstream_dns = [{upstream}]
 walled_garden = ["aide.internet.test"]
 [uplink]
 check_enabled = {check_enabled}
@@ -53,7 +54,7 @@ class Accepted:
 
 class KitUnderTest:
     def __init__(self, topology: Topology, workdir: Path, *, session_minutes: int = 120, quota_mb: int = 500,
-                 check_enabled: bool = True) -> None:
+                 check_enabled: bool = True, upstream_dns: tuple[str, ...] = (PUBLIC_RESOLVER,)) -> None:
         self.topology = topology
         self.host: Host = topology.kit_host
         self.workdir = workdir
@@ -63,7 +64,8 @@ class KitUnderTest:
         self.config.write_text(CONFIG.format(
             portal_port=PORTAL_PORT, dashboard_port=DASHBOARD_PORT, kit_ip=KIT_LAN_IP, store=workdir / "kiosk.db",
             session_minutes=session_minutes, quota_mb=quota_mb, lan=LAN_IF, wan=WAN_IF, leases=self.leases,
-            resolver=PUBLIC_RESOLVER, check_enabled="true" if check_enabled else "false"))
+            upstream=", ".join(f'"{address}"' for address in upstream_dns),
+            check_enabled="true" if check_enabled else "false"))
         self.rendered = workdir / "etc"
         self.kiosk_process: subprocess.Popen | None = None
 
@@ -91,8 +93,9 @@ class KitUnderTest:
             self.topology.popen(self.host, ["dnsmasq", "--keep-in-foreground", "--user=root",
                                             f"--conf-file={self.rendered / name}", "--log-facility=-"],
                                 self.workdir / f"{name}.log")
+        captive_port = defaults().network.captive_dns_port
         wait_for(lambda: self.host.tcp_connect(KIT_LAN_IP, 53, timeout=0.5).open
-                 and self.host.tcp_connect(KIT_LAN_IP, 5353, timeout=0.5).open, 20, "both dnsmasq listening")
+                 and self.host.tcp_connect(KIT_LAN_IP, captive_port, timeout=0.5).open, 20, "both dnsmasq listening")
 
     def start_kiosk(self) -> None:
         self.kiosk_process = self.topology.popen(

@@ -64,7 +64,8 @@ def test_dhcp_announces_the_portal_api_and_the_kit_as_router_and_resolver(render
 
 def test_captive_resolver_answers_the_kit_for_everything_but_the_walled_garden(rendered):
     captive = (rendered / "dnsmasq-captive.conf").read_text()
-    assert "port=5353" in captive
+    assert "port=5300" in captive
+    assert "no-resolv" in captive  # never forwards anything but the walled garden
     assert captive.rstrip().endswith("address=/#/10.42.0.1")
     assert "server=/aide.internet.test/198.51.100.53" in captive
     assert "nftset=/aide.internet.test/4#inet#kiosk#walled_garden" in captive

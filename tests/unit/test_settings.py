@@ -116,3 +116,25 @@ def test_readme_settings_table_matches_the_declarations():
     assert block, "README.md has no settings table block"
     assert block.group(1) == kiosk_settings.markdown_table(), (
         "README settings table is stale: paste the output of `kiosk config table`")
+
+
+def test_settings_that_would_open_the_kit_are_refused(tmp_path):
+    config = tmp_path / "kit.toml"
+    config.write_text(
+        '[firewall]\nbackend = "nftables"\n'
+        '[network]\nlan_interface = "wlan0"\nstaff_interface = "wlan0"\ncaptive_dns_port = 5353\n'
+        '[wifi]\nstaff_psk_file = "/x\\nwpa=0"\n')
+    result = check(config)
+    assert result.returncode == 2
+    errors = dict(line.split(": ", 1) for line in result.stderr.strip().splitlines())
+    assert "5353" in errors["network.captive_dns_port"]
+    assert errors["wifi.staff_psk_file"] == "must be on one line"
+
+
+def test_cross_checks_once_each_value_is_valid(tmp_path):
+    config = tmp_path / "kit.toml"
+    config.write_text('[firewall]\nbackend = "nftables"\n[network]\nlan_interface = "wlan0"\n'
+                      'staff_interface = "wlan0"\n')
+    errors = dict(line.split(": ", 1) for line in check(config).stderr.strip().splitlines())
+    assert "must differ" in errors["network.staff_interface"]
+    assert "loopback" in errors["portal.listen"]  # nftables, but the portal on 127.0.0.1
