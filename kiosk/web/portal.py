@@ -122,7 +122,7 @@ def captive_api():
         "captive": not client.authorised,
         "user-portal-url": ctx.landing_url,
         "venue-info-url": ctx.landing_url.rstrip("/") + url_for("portal.info"),
-        "can-extend-session": True,
+        "can-extend-session": False,  # a session cannot be lengthened; a new one starts once it ends
     }
     if client.session is not None:
         now = ctx.kit.adapters.clock()
