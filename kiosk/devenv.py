@@ -34,6 +34,7 @@ SYSTEM_TOOLS: dict[str, str] = {
     "sshd": "openssh-server",
     "ssh-keygen": "openssh-client",
     "adb": "adb",
+    "pgrep": "procps",
     "espeak-ng": "espeak-ng",
     "opusenc": "opus-tools",
 }

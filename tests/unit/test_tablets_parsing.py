@@ -1,0 +1,209 @@
+"""The pure part of the tablet wipes: scripts rendered with every value quoted, outputs parsed strictly.
+
+The Linux scripts are run here with the real `sh`, GNU find and coreutils on temporary trees (never over SSH),
+with names a participant could choose: spaces, quotes, newlines, backslashes, a name like a section marker.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from provisioning import android, linux
+from provisioning.drivers.adb import ShellResult
+from provisioning.errors import StepFailed, explain_failure
+
+HOSTILE = ["espace et accents é", "quote'simple", 'quote"double', "retour\nligne", "anti\\slash", "$(reboot)",
+           "@@triporteur:end", "-rf", "E"]
+
+
+def sh(script: str) -> bytes:
+    return subprocess.run(["sh", "-c", script], capture_output=True, timeout=30, check=True).stdout
+
+
+def make_tree(top: Path) -> None:
+    (top / "dir").mkdir(parents=True)
+    for index, name in enumerate(HOSTILE):
+        (top / "dir" / name).write_text(f"content {index}")
+    (top / "link").symlink_to("dir")
+    (top / ".hidden").write_bytes(b"\x00\xff")
+
+
+def tree(path: Path) -> tuple[dict, set[int]]:
+    output = sh(f"printf '{linux.MARK}tree\\0'; {linux.tree_script(str(path))}")
+    return linux.manifest_from(linux.parse_sections(output)["tree"])
+
+
+def test_a_tree_with_hostile_names_is_read_exactly(tmp_path):
+    make_tree(tmp_path / "t")
+    manifest, owners = tree(tmp_path / "t")
+    assert set(manifest) == {".", "dir", "link", ".hidden", *(f"dir/{name}" for name in HOSTILE)}
+    assert manifest["link"] == ["l", "dir"]
+    assert manifest["dir/retour\nligne"][0:3] == ["f", "0644", 9]
+    assert len(manifest["dir/@@triporteur:end"][3]) == 64  # a marker-like name is a name, and is hashed
+    assert owners == {os.getuid()}
+
+
+def test_hashing_only_skeleton_paths_never_follows_a_link(tmp_path):
+    make_tree(tmp_path / "t")
+    (tmp_path / "t" / "trap").symlink_to("/dev/zero")  # would never end if hashed
+    output = sh(f"printf '{linux.MARK}tree\\0'; {linux.tree_script(str(tmp_path / 't'), ['trap', '.hidden'])}")
+    manifest, _ = linux.manifest_from(linux.parse_sections(output)["tree"])
+    assert manifest["trap"] == ["l", "/dev/zero"]
+    assert manifest[".hidden"][3] is not None
+    assert manifest["dir/E"][3] is None  # not asked for
+
+
+def test_comparing_trees_counts_unexpected_names_without_showing_them():
+    expected = {".": ["d", "0750"], ".bashrc": ["f", "0644", 3, "a" * 64], "Bureau": ["d", "0755"]}
+    actual = {".": ["d", "0750"], ".bashrc": ["f", "0644", 3, "b" * 64], "attestation-Dupont.pdf": ["f", "0600", 9, ""]}
+    difference = linux.compare_trees(expected, actual)
+    text = difference.describe("the guest's home")
+    assert text == ("the guest's home differs from the golden skeleton: 1 unexpected item(s), 1 missing (Bureau), "
+                    "1 changed (.bashrc)")
+    assert "Dupont" not in text
+    assert not linux.compare_trees(expected, dict(expected))
+
+
+def test_restoring_a_home_from_a_skeleton_with_hostile_names(tmp_path):
+    skeleton, home = tmp_path / "skel", tmp_path / "home dir with 'quotes'"
+    make_tree(skeleton)
+    make_tree(home)
+    (home / "participant file").write_text("private")
+    (home / "dir" / "espace et accents é").write_text("changed")
+    expected, _ = tree(skeleton)
+    guest = linux.Guest("guest", os.getuid(), os.getgid(), str(home), str(skeleton), expected)
+    sh(linux.restore_home_script(guest))
+    restored, _ = tree(home)
+    assert restored == expected
+    assert not linux.compare_trees(expected, restored)
+
+
+def test_temporary_files_of_the_guest_only(tmp_path):
+    guest = linux.Guest("guest", 4242, 4242, "/home/guest", "/skel")
+    script = linux.temporary_files_script(guest)
+    assert "-user \"$U\" -prune -exec rm -rf --one-file-system" in script
+    assert script.startswith("U=4242;")
+    for root in ("/tmp", "/var/tmp", "/dev/shm", "/var/spool/cron/crontabs", "/var/mail"):
+        assert root in script
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
+                        min_size=1, max_size=20), max_size=8))
+def test_no_name_can_end_a_section_early(names):
+    """Records are read by their structure: whatever a participant names a file, the sections that follow
+    are still read, and nothing is invented."""
+    records = b"".join(b"E\0f\0" + b"0644\0" + b"1000\0" + b"3\0" + name.encode() + b"\0\0" for name in names)
+    data = f"{linux.MARK}home\0".encode() + records + f"{linux.MARK}spool\0d00001-001\0{linux.MARK}end\0".encode()
+    sections = linux.parse_sections(data)
+    assert [record[5] for record in sections["home"]] == names
+    assert sections["spool"] == [["d00001-001"]]
+    assert "end" in sections
+
+
+GUEST = linux.Guest("tkguest", 1001, 1001, "/home/tkguest", "/skel",
+                    {".": ["d", "0750"], "a": ["f", "0644", 1, "c" * 64]})
+
+
+def verification_output(**sections: bytes) -> bytes:
+    clean_tree = b"E\0d\x000750\x001001\x004096\0\0\0E\0f\x000644\x001001\x001\0a\0\0" + b"c" * 64 + b"  ./a\0"
+    parts = {"processes": b"", "skeleton": clean_tree, "home": clean_tree, "sweep": b"",
+             "wifi": b"K\0/etc/NetworkManager/system-connections/kit.nmconnection\0Point numerique staff\0wifi\0",
+             "spool": b"", "mounts": b"", "free": b"900000\0", **sections}
+    return b"".join(f"{linux.MARK}{name}\0".encode() + body for name, body in parts.items()) + \
+        f"{linux.MARK}end\0".encode()
+
+
+def test_a_clean_verification_has_no_findings():
+    assert linux.findings(GUEST, verification_output(), ["Point numerique staff"]) == []
+
+
+@pytest.mark.parametrize(("section", "body", "finding"), [
+    ("processes", b"4242\0", "1 process(es) of the guest still running"),
+    ("sweep", b"/tmp/a\0/var/lib/php/x\0/var/lib/y\0", "3 file(s) of the guest left outside its home "
+                                                       "(/tmp: 1, /var/lib: 2)"),
+    ("wifi", b"N\0f1a2:802-11-wireless:Box\\:Dupont\0", "1 Wi-Fi connection(s) not on the allow-list"),
+    ("spool", b"d00042-001\0c00042\0", "2 print job file(s) left in the spool"),
+    ("mounts", b"/media/tkguest/CLE\0", "removable media still mounted for the guest"),
+    ("free", b"1024\0", "the tablet's disk is full (1 MB free)"),
+    ("home", b"E\0d\x000750\x001001\x004096\0\0\0", "the guest's home differs from the golden skeleton: 1 missing (a)"),
+    ("home", b"E\0d\x000750\x000\x004096\0\0\0E\0f\x000644\x001001\x001\0a\0\0" + b"c" * 64 + b"  ./a\0",
+     "items in the guest's home are not owned by the guest"),
+    ("skeleton", b"", "the golden skeleton is missing on the laptop"),
+])
+def test_each_leftover_is_a_finding(section, body, finding):
+    found = linux.findings(GUEST, verification_output(**{section: body}), ["Point numerique staff"])
+    assert finding in found
+    assert not any("Dupont" in text or "php" in text for text in found)
+
+
+def test_a_verification_cut_short_is_not_clean():
+    cut = verification_output().split(f"{linux.MARK}end".encode())[0]
+    assert linux.findings(GUEST, cut, []) == ["the verification did not complete"]
+
+
+def test_wifi_connections_from_nmcli_and_keyfiles():
+    connections = linux.parse_wifi([["N", "1-2:802-11-wireless:Caf\\:é \\\\ box"], ["N", "3-4:ethernet:Wired"],
+                                    ["K", "/etc/NetworkManager/system-connections/x", "Point numerique staff", "wifi"]])
+    assert [c.name for c in connections] == ["Caf:é \\ box", "Wired", "Point numerique staff"]
+    victims = linux.unwanted_wifi(connections, ["Point numerique staff"])
+    assert [c.handle for c in victims] == ["1-2"]
+    script = linux.remove_wifi_script(victims + connections[2:])
+    assert "nmcli connection delete uuid 1-2" in script
+    assert "rm -f -- /etc/NetworkManager/system-connections/x" in script
+
+
+def test_keyfile_listing_reads_only_the_connection_section(tmp_path):
+    directory = tmp_path / "system-connections"
+    directory.mkdir()
+    (directory / "Box Dupont.nmconnection").write_text("[connection]\nid=Box Dupont\ntype=wifi\n[wifi-security]\n"
+                                                       "psk=secret\n[vpn]\nid=not this\n")
+    script = linux.wifi_script().replace("/etc/NetworkManager/system-connections", str(directory))
+    connections = linux.parse_wifi_output(sh(script))
+    assert [(c.name, c.type, c.via) for c in connections] == [("Box Dupont", "wifi", "keyfile")]
+
+
+def test_media_mount_points_are_decoded_and_deepest_first():
+    mounts = ("/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /media/tkguest/CLE\\040USB vfat rw 0 0\n"
+              "/dev/sdb2 /media/tkguest/CLE\\040USB/part vfat rw 0 0\n/dev/sdc1 /media/other/X vfat rw 0 0\n")
+    assert linux.media_targets(mounts, "tkguest") == ["/media/tkguest/CLE USB/part", "/media/tkguest/CLE USB"]
+
+
+def test_failed_commands_never_quote_the_device():
+    problem = explain_failure("removing the guest's temporary files", 1,
+                              "rm: cannot remove '/tmp/attestation-Dupont.pdf': Operation not permitted")
+    assert problem.reason == "permission denied while removing the guest's temporary files"
+    assert explain_failure("restoring", 1, "cp: error writing 'x': No space left on device").reason == \
+        "the tablet's disk is full (restoring)"
+    assert explain_failure("x", 3, "secret name").reason == "x failed (exit status 3)"
+
+
+# --- Android ------------------------------------------------------------------------------------------
+def test_android_users_as_android_10_and_13_print_them():
+    android10 = "Users:\n\tUserInfo{0:Owner:13} running\n\tUserInfo{10:Participant:510}\n"
+    android13 = "Users:\n\tUserInfo{0:Propriétaire:c13} running\n\tUserInfo{11:Invité: x:1510} running\n"
+    assert [(u.id, u.name, u.running) for u in android.parse_users(android10)] == [(0, "Owner", True),
+                                                                                   (10, "Participant", False)]
+    users = android.parse_users(android13)
+    assert [u.id for u in users] == [0, 11] and users[1].flags & 0x100
+    assert android.unexpected_users(users, [0]) == [11]
+    with pytest.raises(StepFailed):
+        android.parse_users("Error: java.lang.SecurityException")
+
+
+def test_android_answers():
+    assert android.parse_max_users("Maximum supported users: 4\n") == 4
+    assert android.parse_created_user("Success: created user id 12\n") == 12
+    with pytest.raises(StepFailed, match="could not create"):
+        android.parse_created_user("Error: couldn't create User.\n")
+    assert android.parse_listing(ShellResult(0, "a\nb c\n")) == ["a", "b c"]
+    assert android.parse_listing(ShellResult(1, "ls: /sdcard/Movies: No such file or directory\n")) is None
+    assert android.choose_strategy(4, 33) == "android-user"
+    assert android.choose_strategy(1, 33) == "android-partial"
+    assert android.choose_strategy(4, 23) == "android-partial"  # no ephemeral users before Android 7
