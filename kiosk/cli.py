@@ -248,6 +248,39 @@ def cmd_privileged_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_content_check(args: argparse.Namespace) -> int:
+    from kiosk.services.survey_content import load_library
+
+    directory = args.dir if args.dir is not None else (_load(args).survey.content_dir or None)
+    library = load_library(directory)  # ContentError: "file: path: reason" lines, exit 2
+    for questionnaire in library.questionnaires.values():
+        print(f"{questionnaire.source}: valid ({questionnaire.id} version {questionnaire.version}, "
+              f"{len(questionnaire.items)} items, {', '.join(questionnaire.languages)})")
+    return 0
+
+
+def cmd_content_build_audio(args: argparse.Namespace) -> int:
+    from kiosk.adapters.speech import Speech
+    from kiosk.services.survey_audio import MAX_CLIP_BYTES, build
+    from kiosk.services.survey_content import load_library
+
+    settings = _load(args)
+    speech = Speech(espeak=settings.survey.espeak)
+    missing = speech.missing()
+    if missing:
+        print(f"audio skipped: {' and '.join(missing)} not installed (Debian: apt-get install espeak-ng opus-tools); "
+              "the pages work without it, with no listen buttons")
+        return 0
+    library = load_library(settings.survey.content_dir or None)
+    report = build(library, settings.survey.audio_dir, speech, languages=args.language or None)
+    formats = "Ogg Opus and MP3" if report.mp3 else "Ogg Opus only (install lame for MP3, older iPhones need it)"
+    print(f"{settings.survey.audio_dir}: {report.made} clip(s) made, {report.kept} kept, {report.removed} removed; "
+          f"{formats}; largest new clip {report.largest} bytes (limit {MAX_CLIP_BYTES})")
+    for failure in report.failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return EXIT_FAILED if report.failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Triporteur Kit: portal, offline services, "
                                      "onboard network.")
@@ -301,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
                  "default route, whether the internet answers, the modem, data used against the cap")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--no-check", action="store_true", help="do not fetch check_url (saves data)")
+
+    content = commands.add_parser("content", help="questionnaires and their audio").add_subparsers(
+        dest="content_command", required=True, metavar="ACTION")
+    check = add(content, "check", cmd_content_check,
+                "check questionnaire files; exit 2 listing every problem as file: path: reason")
+    check.add_argument("dir", nargs="?", help="content folder (default: survey.content_dir, else the shipped one)")
+    audio = add(content, "build-audio", cmd_content_build_audio,
+                "make the spoken clips (espeak-ng, opusenc, lame) into survey.audio_dir; skipped without espeak-ng")
+    audio.add_argument("--language", action="append", choices=settings_module.KNOWN_LANGUAGES,
+                       help="only this language (repeatable); default: all")
 
     privileged = commands.add_parser("privileged", help="the root helper for firewall changes").add_subparsers(
         dest="privileged_command", required=True, metavar="ACTION")

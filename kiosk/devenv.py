@@ -37,7 +37,10 @@ SYSTEM_TOOLS: dict[str, str] = {
     "pgrep": "procps",
     "espeak-ng": "espeak-ng",
     "opusenc": "opus-tools",
+    "lame": "lame",
+    "npm": "npm",
 }
+AXE = CHECKOUT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def say(message: str) -> None:
@@ -130,8 +133,17 @@ def ensure_system_tools() -> None:
         apt_install(missing, "the system tests drive them")
 
 
+def ensure_axe() -> None:
+    """axe-core, the accessibility checker the browser tests inject (from the npm registry)."""
+    if AXE.exists() or not shutil.which("npm"):
+        return
+    say("installing axe-core for the accessibility tests")
+    run(["npm", "install", "--prefix", str(AXE.parents[2]), "axe-core@4", "--no-audit", "--no-fund"])
+
+
 def command_test(extra: list[str]) -> None:
     ensure_system_tools()
+    ensure_axe()
     ensure_venv()
     ensure_installed("test")
     say("ruff check")

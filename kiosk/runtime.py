@@ -6,6 +6,8 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from kiosk.adapters.firewall import Firewall, RecordingFirewall
 from kiosk.adapters.neighbours import NeighbourTable
@@ -17,6 +19,9 @@ from kiosk.services.access import AccessService, Limits
 from kiosk.services.uplink import UplinkService
 from kiosk.settings import Settings
 from kiosk.store import Store
+
+if TYPE_CHECKING:
+    from kiosk.services.survey_kit import SurveyServices
 
 
 @dataclass
@@ -47,6 +52,14 @@ class Kit:
     adapters: Adapters
     access: AccessService
     uplink: UplinkService
+
+    @cached_property
+    def survey(self) -> SurveyServices:
+        """The questionnaire's services; built on first use so that commands that do not need them do not
+        read the questionnaire files (``build_apps`` uses it at start, so a bad file stops ``serve``)."""
+        from kiosk.services.survey_kit import build_survey
+
+        return build_survey(self.settings, self.store, self.adapters.clock)
 
     @classmethod
     def open(cls, settings: Settings, adapters: Adapters | None = None, upgrade: bool = True) -> Kit:

@@ -8,7 +8,7 @@ import threading
 
 from waitress.server import create_server
 
-from kiosk.services import connections
+from kiosk.services import connections, survey
 from kiosk.web.app import Apps
 
 log = logging.getLogger("kiosk.serve")
@@ -39,6 +39,9 @@ class Housekeeper(threading.Thread):
                     purged = connections.purge(self._kit.store, now, self._kit.settings.connections.retention_days)
                     if purged:
                         log.info("connection log: %d old session(s) purged", purged)
+                    survey_purged = survey.purge(self._kit.store, now, self._kit.settings)
+                    if any(survey_purged.values()):
+                        log.info("questionnaire data purged: %s", survey_purged)
                     next_purge = now + 86_400
             except Exception:  # a failed round must not stop the next one
                 log.exception("housekeeping round failed")

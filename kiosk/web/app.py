@@ -10,7 +10,7 @@ from flask import Flask, g
 from kiosk import probes
 from kiosk.runtime import Kit
 from kiosk.services.secrets import get_or_create
-from kiosk.web import dashboard, errors, portal
+from kiosk.web import appointment, booklet, dashboard, errors, portal, survey, survey_common
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.i18n import LANGUAGES, N_, Catalogues
 
@@ -68,13 +68,21 @@ def build_apps(kit: Kit) -> Apps:
     portal_app = _new_flask("kiosk.portal")
     _install_i18n(portal_app, catalogues)
     services = [portal.OfflineService("portal.info", N_("Practical information"),
-                                      N_("Who we are, what we can help with, where to find us."))]
+                                      N_("Who we are, what we can help with, where to find us.")),
+                portal.OfflineService("survey.intro", N_("Where am I with digital tools?"),
+                                      N_("A short questionnaire, about ten minutes, with or without help. No name.")),
+                portal.OfflineService("booklet.open_form", N_("My follow-up booklet"),
+                                      N_("See your progress with your booklet code.")),
+                portal.OfflineService("appointment.form", N_("Ask for an appointment"),
+                                      N_("A mediator calls you back to help with a procedure."))]
     portal.install(portal_app, portal.PortalContext(kit, catalogues, csrf, url, _kit_hosts(settings, url),
                                                     services))
+    # Loads and checks the questionnaire files now: a bad file stops the start with file: path: reason.
+    survey_common.install(portal_app, survey_common.SurveyContext(kit, kit.survey, catalogues, csrf, url))
+    for blueprint in (survey.blueprint, booklet.blueprint, appointment.blueprint):
+        portal_app.register_blueprint(blueprint)
     errors.install(portal_app)
 
     dashboard_app = _new_flask("kiosk.dashboard")
-    dashboard_app.extensions["kiosk.kit"] = kit
-    dashboard_app.register_blueprint(dashboard.blueprint)
-    errors.install(dashboard_app)
+    dashboard.install(dashboard_app, kit)
     return Apps(kit, portal_app, dashboard_app)

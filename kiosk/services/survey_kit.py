@@ -1,0 +1,32 @@
+"""The questionnaire's services, built together from the settings (``Kit.survey``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.services.appointments import AppointmentService
+from kiosk.services.booklet import BookletService
+from kiosk.services.survey import GuessLimiter, SurveyService
+from kiosk.services.survey_audio import AudioCatalogue
+from kiosk.services.survey_content import Library, load_library
+from kiosk.settings import Settings
+from kiosk.store import Store
+
+
+@dataclass
+class SurveyServices:
+    library: Library
+    visits: SurveyService
+    booklets: BookletService
+    appointments: AppointmentService
+    audio: AudioCatalogue
+
+
+def build_survey(settings: Settings, store: Store, clock: Callable[[], float]) -> SurveyServices:
+    """Loads and checks the questionnaires (raises ContentError listing every problem)."""
+    library = load_library(settings.survey.content_dir or None)
+    limiter = GuessLimiter(clock)  # one budget of wrong guesses for resume and booklet codes
+    return SurveyServices(library, SurveyService(store, library, clock, limiter),
+                          BookletService(store, clock, limiter), AppointmentService(store, clock),
+                          AudioCatalogue(settings.survey.audio_dir))
