@@ -84,5 +84,7 @@ def build_apps(kit: Kit) -> Apps:
     errors.install(portal_app)
 
     dashboard_app = _new_flask("kiosk.dashboard")
-    dashboard.install(dashboard_app, kit)
+    dashboard_app.extensions["kiosk.kit"] = kit
+    dashboard_app.register_blueprint(dashboard.blueprint)
+    errors.install(dashboard_app)
     return Apps(kit, portal_app, dashboard_app)
