@@ -281,6 +281,50 @@ def cmd_content_build_audio(args: argparse.Namespace) -> int:
     return EXIT_FAILED if report.failures else 0
 
 
+def add_dashboard_commands(commands, add) -> None:
+    """``kiosk dashboard set-password`` and ``kiosk dashboard purge``."""
+
+    def set_password(args: argparse.Namespace) -> int:
+        import getpass
+
+        from kiosk.services.auth import PasswordError, write_password_file
+
+        if args.stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif sys.stdin.isatty():
+            password = getpass.getpass("New dashboard password: ")
+            if getpass.getpass("The same password again: ") != password:
+                raise UsageError("the two passwords differ: nothing was changed")
+        else:
+            raise UsageError("no terminal to ask the password: pass it on standard input with --stdin")
+        try:
+            path = write_password_file(_load(args).dashboard.password_file, password)
+        except PasswordError as problem:
+            raise UsageError(str(problem)) from None
+        print(f"{path}: dashboard password set (only its scrypt hash is stored, mode 0600); "
+              "mediators logged in with the old one are logged out")
+        return 0
+
+    def purge(args: argparse.Namespace) -> int:
+        from kiosk.runtime import Kit
+        from kiosk.services.activity import ActivityService
+        from kiosk.services.dashboard_privacy import PrivacyService
+
+        kit = Kit.open(_load(args))
+        done = PrivacyService(kit.settings, kit.store, ActivityService(kit.store, time.time), time.time).purge_now()
+        print(", ".join(f"{name}: {count}" for name, count in done.items()))
+        return 0
+
+    group = commands.add_parser("dashboard", help="the mediators' dashboard").add_subparsers(
+        dest="dashboard_command", required=True, metavar="ACTION")
+    add(group, "set-password", set_password,
+        "set the dashboard password (asked twice, or one line on stdin with --stdin); stores its scrypt hash "
+        "in dashboard.password_file").add_argument("--stdin", action="store_true",
+                                                   help="read the password from standard input")
+    add(group, "purge", purge, "delete or anonymise what has outlived its retention (also done daily by the "
+        "dashboard)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Triporteur Kit: portal, offline services, "
                                      "onboard network.")
@@ -345,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     audio.add_argument("--language", action="append", choices=settings_module.KNOWN_LANGUAGES,
                        help="only this language (repeatable); default: all")
 
+    add_dashboard_commands(commands, add)
     privileged = commands.add_parser("privileged", help="the root helper for firewall changes").add_subparsers(
         dest="privileged_command", required=True, metavar="ACTION")
     helper = add(privileged, "serve", cmd_privileged_serve,

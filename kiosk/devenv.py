@@ -122,7 +122,7 @@ def command_run(extra: list[str]) -> None:
     ensure_installed()
     kiosk = [str(VENV / "bin" / "kiosk"), *extra]
     run([*kiosk, "db", "upgrade"], cwd=CHECKOUT)
-    say("portal: http://127.0.0.1:8080/   dashboard: http://127.0.0.1:8081/healthz   (Ctrl+C to stop)")
+    say("portal: http://127.0.0.1:8080/   dashboard: http://127.0.0.1:8081/   (Ctrl+C to stop)")
     os.chdir(CHECKOUT)
     os.execv(kiosk[0], [*kiosk, "serve"])  # noqa: S606 - replace this process by the server, argv list
 

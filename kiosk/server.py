@@ -21,6 +21,8 @@ class Housekeeper(threading.Thread):
     def __init__(self, apps: Apps) -> None:
         super().__init__(name="kiosk-housekeeper", daemon=True)
         self._kit = apps.kit
+        dashboard = apps.dashboard.extensions.get("kiosk.dashboard")
+        self._clock = getattr(dashboard, "clock", None)
         self._stop = threading.Event()
 
     def run(self) -> None:
@@ -28,6 +30,8 @@ class Housekeeper(threading.Thread):
         next_purge = next_usage = 0.0
         while not self._stop.wait(interval):
             try:
+                if self._clock is not None:
+                    self._clock.reconcile()  # a clock step (NTP, the modem) shifts this boot's records first
                 ended = self._kit.access.sweep()
                 if any(ended.values()):
                     log.info("sessions ended: %s", ended)

@@ -1,10 +1,11 @@
 """The narrow privileged path. The web process is not root; a small helper that is (started by systemd as
-`kiosk privileged serve`) changes the firewall for it over a Unix socket.
+`kiosk privileged serve`) changes the firewall for it over a Unix socket, and sets the clock.
 
-The helper knows four operations — grant, revoke, counters, reconcile — whose arguments are checked
-(MAC and IPv4 formats, LAN addresses only, bounded timeouts) before they become nft set elements. There is
-no way to pass a command, a path or raw nft text, and only the users named at start may connect
-(checked with SO_PEERCRED).
+The helper knows four firewall operations — grant, revoke, counters, reconcile — whose arguments are checked
+(MAC and IPv4 formats, LAN addresses only, bounded timeouts) before they become nft set elements, and
+``set_clock``, which takes one epoch checked against sane bounds (kiosk.adapters.clock). There is no way to
+pass a command, a path or raw nft text, and only the users named at start may connect (checked with
+SO_PEERCRED).
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import logging
 import os
 import socket
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
+from kiosk.adapters.clock import ClockError, check_epoch, set_system_clock
 from kiosk.adapters.firewall import Client, FirewallError, Grant
 from kiosk.adapters.nftables import NftablesFirewall
 
 log = logging.getLogger("kiosk.privileged")
 MAX_REQUEST_BYTES = 1 << 20
-OPERATIONS = ("grant", "revoke", "counters", "reconcile")
+OPERATIONS = ("grant", "revoke", "counters", "reconcile", "set_clock")
+ClockSetter = Callable[[float], None]
 
 
 class RequestError(Exception):
@@ -47,14 +51,28 @@ def _grant(data: object) -> Grant:
     return Grant(_client({key: data.get(key) for key in ("ip", "mac")}), expires_at)
 
 
-def handle(firewall: NftablesFirewall, request: object) -> object:
-    """Carry out one checked request; raises RequestError or FirewallError."""
+def _epoch(data: object) -> float:
+    if not isinstance(data, dict) or set(data) != {"epoch"}:
+        raise RequestError("set_clock takes {epoch}")
+    try:
+        return check_epoch(data["epoch"])
+    except ValueError as problem:
+        raise RequestError(str(problem)) from None
+
+
+def handle(firewall: NftablesFirewall, request: object, set_clock: ClockSetter = set_system_clock) -> object:
+    """Carry out one checked request; raises RequestError, FirewallError or ClockError."""
     if not isinstance(request, dict) or request.get("op") not in OPERATIONS:
         raise RequestError(f"unknown operation; known: {', '.join(OPERATIONS)}")
     op = request["op"]
     if set(request) - {"op", "args"}:
         raise RequestError("a request is {op, args}")
     args = request.get("args")
+    if op == "set_clock":
+        epoch = _epoch(args)
+        set_clock(epoch)
+        log.info("clock set to %.3f", epoch)
+        return None
     if op == "grant":
         firewall.grant(_grant(args))
         return None
@@ -90,9 +108,10 @@ class PrivilegedServer:
     """One request per connection, one at a time: firewall changes are short and must not interleave."""
 
     def __init__(self, socket_path: str | Path, firewall: NftablesFirewall, allowed_uids: set[int],
-                 socket_mode: int = 0o660) -> None:
+                 socket_mode: int = 0o660, set_clock: ClockSetter = set_system_clock) -> None:
         self._path = Path(socket_path)
         self._firewall = firewall
+        self._set_clock = set_clock
         self._allowed = allowed_uids | {0}
         self._mode = socket_mode
         self._listener: socket.socket | None = None
@@ -118,8 +137,8 @@ class PrivilegedServer:
                 if uid not in self._allowed:
                     raise RequestError(f"user {uid} may not change the firewall")
                 request = json.loads(_read_line(connection) or b"null")
-                reply = {"ok": True, "result": handle(self._firewall, request)}
-            except (RequestError, FirewallError, ValueError) as problem:
+                reply = {"ok": True, "result": handle(self._firewall, request, self._set_clock)}
+            except (RequestError, FirewallError, ClockError, ValueError) as problem:
                 log.warning("refused: %s", problem)
                 reply = {"ok": False, "error": str(problem)}
             except OSError as problem:
@@ -181,3 +200,16 @@ class PrivilegedFirewall:
     def reconcile(self, grants: list[Grant]) -> None:
         self._call("reconcile", [{"ip": g.client.ip, "mac": g.client.mac, "expires_at": g.expires_at}
                                  for g in grants])
+
+
+class PrivilegedClock:
+    """Sets the clock for the unprivileged web process: one ``set_clock`` request to the helper."""
+
+    def __init__(self, socket_path: str | Path, timeout_s: float = 15.0) -> None:
+        self._helper = PrivilegedFirewall(socket_path, timeout_s)
+
+    def __call__(self, epoch: float) -> None:
+        try:
+            self._helper._call("set_clock", {"epoch": check_epoch(epoch)})
+        except (FirewallError, ValueError) as problem:
+            raise ClockError(str(problem)) from None

@@ -84,7 +84,5 @@ def build_apps(kit: Kit) -> Apps:
     errors.install(portal_app)
 
     dashboard_app = _new_flask("kiosk.dashboard")
-    dashboard_app.extensions["kiosk.kit"] = kit
-    dashboard_app.register_blueprint(dashboard.blueprint)
-    errors.install(dashboard_app)
+    dashboard.install(dashboard_app, kit)
     return Apps(kit, portal_app, dashboard_app)

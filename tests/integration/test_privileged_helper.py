@@ -10,6 +10,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import pytest
 
 from kiosk.adapters.firewall import Client, FirewallError, Grant
 from kiosk.adapters.privileged import PrivilegedFirewall
-from tests.support.system import kiosk_command, need_binary, stop, unavailable
+from tests.support.system import REPO, kiosk_command, need_binary, stop, unavailable
 
 pytestmark = pytest.mark.system
 
@@ -208,3 +209,77 @@ def test_a_revoke_the_helper_cannot_do_is_retried_by_the_next_sweep(namespace, t
     finally:
         stop(helper)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+# --- set_clock: the one other thing the helper does ------------------------------------------------------
+
+@pytest.mark.parametrize("payload", [
+    b'{"op": "set_clock", "args": {"epoch": "1790000000"}}\n',
+    b'{"op": "set_clock", "args": {"epoch": 0}}\n',
+    b'{"op": "set_clock", "args": {"epoch": 1600000000}}\n',
+    b'{"op": "set_clock", "args": {"epoch": 99999999999}}\n',
+    b'{"op": "set_clock", "args": {"epoch": NaN}}\n',
+    b'{"op": "set_clock", "args": {"epoch": Infinity}}\n',
+    b'{"op": "set_clock", "args": {"epoch": true}}\n',
+    b'{"op": "set_clock", "args": {"epoch": null}}\n',
+    b'{"op": "set_clock", "args": {"epoch": 1790000000, "command": "date -s 1970"}}\n',
+    b'{"op": "set_clock", "args": [1790000000]}\n',
+    b'{"op": "set_clock"}\n',
+    b'{"op": "set_clock", "args": {"epoch": 1790000000}, "tz": "UTC"}\n',
+])
+def test_set_clock_refuses_anything_but_a_sane_epoch(helper, payload):
+    """Refused before any effect: the test machine's clock is never touched (there is no namespace for it)."""
+    namespace, sock = helper
+    before = ruleset(namespace)
+    wall = time.time()
+    reply = raw_request(sock, payload)
+    assert reply["ok"] is False and reply["error"]
+    assert ruleset(namespace) == before
+    assert abs(time.time() - wall) < 30
+
+
+def test_set_clock_with_a_sane_epoch_reaches_the_clock_setter(tmp_path):
+    """The accepted path, over the real socket and protocol, with a setter that records instead of setting the
+    machine's clock (a shared test machine's clock must not move)."""
+    import threading
+
+    from kiosk.adapters.clock import ClockError
+    from kiosk.adapters.privileged import PrivilegedClock, PrivilegedServer, handle
+
+    calls: list[float] = []
+    assert handle(None, {"op": "set_clock", "args": {"epoch": 1_790_000_000.5}}, set_clock=calls.append) is None
+    assert calls == [1_790_000_000.5]
+
+    sock = tmp_path / "helper.sock"
+    server = PrivilegedServer(sock, None, {os.getuid()}, set_clock=calls.append)
+    server.bind()
+    worker = threading.Thread(target=lambda: [server.serve_one() for _ in range(2)], daemon=True)
+    worker.start()
+    try:
+        PrivilegedClock(sock)(1_790_000_123)
+        with pytest.raises(FirewallError, match="between"):  # the helper checks again, whatever the client sent
+            PrivilegedClock(sock)._helper._call("set_clock", {"epoch": 12})
+        with pytest.raises(ClockError):
+            PrivilegedClock(sock)(12)  # refused by the client before it is sent
+    finally:
+        worker.join(10)
+        server.close()
+    assert calls == [1_790_000_000.5, 1_790_000_123.0]
+
+
+def test_set_clock_without_the_helper_gives_a_clear_error(tmp_path):
+    from kiosk.adapters.clock import ClockError
+    from kiosk.adapters.privileged import PrivilegedClock
+
+    with pytest.raises(ClockError, match=r"is `kiosk privileged serve` running as root\?"):
+        PrivilegedClock(tmp_path / "absent.sock")(1_790_000_000)
+
+
+def test_a_kit_in_a_test_namespace_knows_it_and_leaves_the_clock_alone(namespace):
+    """Only the predicate is run in the namespace: the setter itself is never called by a test."""
+    code = "from kiosk.adapters.clock import in_test_namespace; print(in_test_namespace())"
+    inside = in_ns(namespace, sys.executable, "-c", code, cwd=str(REPO))
+    assert inside.stdout.strip() == "True", inside.stderr
+    from kiosk.adapters.clock import in_test_namespace
+
+    assert in_test_namespace() is False

@@ -1,0 +1,288 @@
+"""Activity records ("accompagnements"), with the codes and French labels of the national mediators' tool
+(La Coop de la médiation numérique), so that an export can be imported there.
+
+Each record is anonymous: a kind, a duration, themes, the person's autonomy, a referral, and optionally an
+age band, a gender and a social status — never a name. Themes that can reveal a person's origin
+(``SENSITIVE_THEMES``) are kept only to be counted: they never appear in a per-record export or list.
+The optional profile is cleared ``PROFILE_RETENTION_DAYS`` after the record (REFERENCE §4).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from kiosk.services.clock import local_day
+from kiosk.services.outings import Outing
+from kiosk.store import Store
+
+PROFILE_RETENTION_DAYS = 365
+
+# code → label in the national tool's export
+KINDS = {
+    "individuel": "Accompagnement individuel",
+    "demarche": "Aide aux démarches administratives",
+    "collectif": "Atelier collectif",
+    "information": "Accompagnement individuel",  # a quick information: not a type of its own there
+}
+QUICK_INFORMATION_NOTE = "Information rapide"
+DURATIONS = (15, 30, 45, 60, 90, 120)
+DEFAULT_DURATION = {"information": 15, "individuel": 30, "demarche": 45, "collectif": 90}
+DIGITAL_THEMES = {
+    "diagnostic_numerique": "Diagnostic numérique",
+    "prendre_en_main_du_materiel": "Prendre en main du matériel",
+    "maintenance_de_materiel": "Maintenance de matériel",
+    "gere_ses_contenus_numeriques": "Gérer ses contenus numériques",
+    "navigation_sur_internet": "Navigation sur internet",
+    "email": "E-mail",
+    "bureautique": "Bureautique",
+    "reseaux_sociaux": "Réseaux sociaux communication",
+    "sante": "Santé",
+    "banque_et_achats_en_ligne": "Banque et achats en ligne",
+    "entrepreneuriat": "Accompagner un professionnel",
+    "insertion_professionnelle": "Insertion professionnelle",
+    "securite_numerique": "Prévention en sécurité numérique",
+    "parentalite": "Parentalité",
+    "scolarite_et_numerique": "Scolarité et numérique",
+    "creer_avec_le_numerique": "Créer avec le numérique",
+    "culture_numerique": "Culture numérique",
+    "intelligence_artificielle": "Intelligence artificielle (IA)",
+}
+PROCEDURE_THEMES = {
+    "papiers_elections_citoyennete": "Papiers - Élections Citoyenneté",
+    "famille_scolarite": "Famille - Scolarité",
+    "social_sante": "Social - Santé",
+    "travail_formation": "Travail - Formation",
+    "logement": "Logement",
+    "transports_mobilite": "Transports - Mobilité",
+    "argent_impots": "Argent - Impôts",
+    "justice": "Justice",
+    "etrangers_europe": "Étrangers - Europe",
+    "loisirs_sports_culture": "Loisirs - Sports Culture",
+}
+SENSITIVE_THEMES = frozenset({"etrangers_europe"})
+MATERIAL = {"ordinateur": "Ordinateur", "telephone": "Téléphone", "tablette": "Tablette", "autre": "Autre",
+            "aucun": "Pas de matériel"}
+AUTONOMY = {"entierement_accompagne": 1, "partiellement_autonome": 2, "autonome": 3}
+REFERRALS = {
+    "operateur_ou_organisme_en_charge": "Opérateur ou organisme en charge de la démarche administrative",
+    "aide_aux_demarches_administratives": "Structure d’aide aux démarches administratives (France Services…)",
+    "administration": "Administration (collectivité locale, préfecture…)",
+    "mediation_numerique": "Structure de médiation numérique",
+    "autre": "Autre",
+}
+GENDERS = {"masculin": "Masculin", "feminin": "Féminin"}
+AGE_BANDS = {
+    "moins_de_douze": "Moins de 12 ans",
+    "douze_dix_huit": "12 - 17 ans",
+    "dix_huit_vingt_quatre": "18 - 24 ans",
+    "vingt_cinq_trente_neuf": "25 - 39 ans",
+    "quarante_cinquante_neuf": "40 - 59 ans",
+    "soixante_soixante_neuf": "60 - 69 ans",
+    "soixante_dix_plus": "70 ans et plus",
+}
+SOCIAL_STATUSES = {"scolarise": "Scolarisé", "sans_emploi": "Sans emploi", "en_emploi": "En emploi",
+                   "retraite": "Retraité"}
+NOT_GIVEN = "Non communiqué"
+NOT_GIVEN_STATUS = "Non communiqué ou hétérogène"
+MAX_TITLE = 80
+
+# The national tool's activity export, column for column; ours add three at the end.
+NATIONAL_COLUMNS = (
+    "Date", "Type", "Nombre de participants", "Bénéficiaire", "Canaux d’accompagnement", "Lieu", "Durée (min)",
+    "Nom de l’atelier", "Matériel numérique utilisé", "Thématique(s) d’accompagnement",
+    "Nom de la démarche administrative", "Niveau d’autonomie du bénéficiaire", "Niveau de l’atelier",
+    "Le bénéficiaire est-il orienté vers une autre structure ?", "La démarche est-elle finalisée ?",
+    "Structure de redirection", "Commune de résidence du bénéficiaire", "Genre du bénéficiaire",
+    "Tranche d’âge du bénéficiaire", "Statut du bénéficiaire", "Notes supplémentaires",
+)
+EXTRA_COLUMNS = ("Code INSEE du lieu", "Type de lieu de la sortie", "Sortie")
+EXPORT_COLUMNS = NATIONAL_COLUMNS + EXTRA_COLUMNS
+CHANNEL = "Autre lieu"  # the unit parks on a square: not the structure's own place, not at home, not remote
+
+
+class Tampered(ValueError):
+    """A value no form of the dashboard can send."""
+
+
+class Incomplete(ValueError):
+    """The mediator must complete the form; ``fields`` says what."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A record as the mediator gave it, checked."""
+
+    kind: str
+    duration_min: int
+    themes: tuple[str, ...] = ()
+    procedure_themes: tuple[str, ...] = ()
+    participants: int = 1
+    material: tuple[str, ...] = ()
+    autonomy: str | None = None
+    referral_structure: str | None = None
+    workshop_title: str = ""
+    gender: str | None = None
+    age_band: str | None = None
+    social_status: str | None = None
+
+    @property
+    def referred(self) -> bool:
+        return self.referral_structure is not None
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    outing_id: int | None
+    recorded_at: float
+    day: str
+    entry: Entry
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Record:
+        entry = Entry(row["kind"], row["duration_min"], tuple(row["themes"].split()),
+                      tuple(row["procedure_themes"].split()), row["participants"], tuple(row["material"].split()),
+                      row["autonomy"], row["referral_structure"], row["workshop_title"], row["gender"],
+                      row["age_band"], row["social_status"])
+        return cls(row["id"], row["outing_id"], row["recorded_at"], row["day"], entry)
+
+
+def _one(value: str | None, allowed: Mapping[str, object] | Iterable[str], optional: bool = True) -> str | None:
+    if value in (None, ""):
+        if optional:
+            return None
+        raise Tampered("missing value")
+    if value not in allowed:
+        raise Tampered(f"unknown value {value[:40]!r}")
+    return value
+
+
+def _many(values: Iterable[str], allowed: Mapping[str, object]) -> tuple[str, ...]:
+    chosen = list(dict.fromkeys(values))
+    if any(value not in allowed for value in chosen):
+        raise Tampered("unknown choice")
+    return tuple(code for code in allowed if code in chosen)  # the vocabulary's order
+
+
+def check_entry(kind: str | None, duration: str | None, themes: Iterable[str], procedure_themes: Iterable[str], *,
+                participants: str | None = None, material: Iterable[str] = (), autonomy: str | None = None,
+                referral: str | None = None, workshop_title: str | None = None, gender: str | None = None,
+                age_band: str | None = None, social_status: str | None = None) -> Entry:
+    """Form values → Entry. Values a form cannot produce raise Tampered; missing choices raise Incomplete."""
+    kind = _one(kind, KINDS, optional=False)
+    if not (duration or "").isdigit() or int(duration) not in DURATIONS:
+        raise Tampered("unknown duration")
+    count_text = (participants or "1").strip()
+    if not count_text.isdigit() or not 1 <= int(count_text) <= 500:
+        raise Incomplete(["participants"])
+    title = " ".join((workshop_title or "").split())
+    if len(title) > MAX_TITLE or any(ord(ch) < 32 for ch in title):
+        raise Incomplete(["workshop_title"])
+    entry = Entry(
+        kind=kind, duration_min=int(duration), themes=_many(themes, DIGITAL_THEMES),
+        procedure_themes=_many(procedure_themes, PROCEDURE_THEMES),
+        participants=int(count_text) if kind == "collectif" else 1, material=_many(material, MATERIAL),
+        autonomy=_one(autonomy, AUTONOMY), referral_structure=_one(referral, REFERRALS),
+        workshop_title=title if kind == "collectif" else "", gender=_one(gender, GENDERS),
+        age_band=_one(age_band, AGE_BANDS), social_status=_one(social_status, SOCIAL_STATUSES))
+    if not entry.themes and not entry.procedure_themes:
+        raise Incomplete(["themes"])
+    return entry
+
+
+class ActivityService:
+    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._clock = clock
+
+    def record(self, entry: Entry) -> Record:
+        """Save a record in the open outing (if any), on the kit's clock; durable when this returns."""
+        now = self._clock()
+        with self._store.write() as db:
+            cursor = db.execute(
+                "INSERT INTO activity_records (outing_id, recorded_at, day, kind, participants, duration_min, themes, "
+                "procedure_themes, material, autonomy, referred, referral_structure, workshop_title, gender, age_band, "
+                "social_status, boot) VALUES ((SELECT id FROM outings WHERE ended_at IS NULL), ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, (SELECT max(id) FROM clock_boots))",
+                (now, local_day(now), entry.kind, entry.participants, entry.duration_min, " ".join(entry.themes),
+                 " ".join(entry.procedure_themes), " ".join(entry.material), entry.autonomy, int(entry.referred),
+                 entry.referral_structure, entry.workshop_title, entry.gender, entry.age_band, entry.social_status))
+            row = db.execute("SELECT * FROM activity_records WHERE id = ?", (cursor.lastrowid,)).fetchone()
+        return Record.from_row(row)
+
+    def delete(self, record_id: int) -> bool:
+        """Undo a record made by mistake: only today's records can go."""
+        with self._store.write() as db:
+            return db.execute("DELETE FROM activity_records WHERE id = ? AND day = ?",
+                              (record_id, local_day(self._clock()))).rowcount > 0
+
+    def recent(self, outing_id: int | None, limit: int = 10) -> list[Record]:
+        with self._store.read() as db:
+            rows = db.execute("SELECT * FROM activity_records WHERE outing_id IS ? ORDER BY recorded_at DESC, id DESC "
+                              "LIMIT ?", (outing_id, limit)).fetchall()
+        return [Record.from_row(row) for row in rows]
+
+    def count(self, outing_id: int) -> int:
+        with self._store.read() as db:
+            return db.execute("SELECT count(*) FROM activity_records WHERE outing_id = ?", (outing_id,)).fetchone()[0]
+
+    def between(self, since_day: str, until_day: str, outing_id: int | None = None) -> list[Record]:
+        with self._store.read() as db:
+            if outing_id is not None:
+                rows = db.execute("SELECT * FROM activity_records WHERE outing_id = ? ORDER BY recorded_at, id",
+                                  (outing_id,)).fetchall()
+            else:
+                rows = db.execute("SELECT * FROM activity_records WHERE day >= ? AND day <= ? "
+                                  "ORDER BY recorded_at, id", (since_day, until_day)).fetchall()
+        return [Record.from_row(row) for row in rows]
+
+    def purge(self, now: float) -> int:
+        """Clear the optional profile of records older than a year; returns how many were anonymised."""
+        cutoff = (date.fromisoformat(local_day(now)) - timedelta(days=PROFILE_RETENTION_DAYS)).isoformat()
+        with self._store.write() as db:
+            return db.execute("UPDATE activity_records SET gender = NULL, age_band = NULL, social_status = NULL "
+                              "WHERE day < ? AND (gender IS NOT NULL OR age_band IS NOT NULL "
+                              "OR social_status IS NOT NULL)", (cutoff,)).rowcount
+
+
+def _cell(values: Iterable[str]) -> str:
+    return "\n".join(values)
+
+
+def export_row(record: Record, outing: Outing | None) -> list[str]:
+    """One record as the national tool's columns (then ours). Sensitive themes never appear here."""
+    entry = record.entry
+    themes = [DIGITAL_THEMES[code] for code in entry.themes]
+    themes += [PROCEDURE_THEMES[code] for code in entry.procedure_themes if code not in SENSITIVE_THEMES]
+    when = datetime.fromtimestamp(record.recorded_at).strftime("%d/%m/%Y")
+    return [
+        when, KINDS[entry.kind], str(entry.participants), "Anonyme", CHANNEL,
+        f"{outing.place}, {outing.commune}" if outing else "", str(entry.duration_min), entry.workshop_title,
+        _cell(MATERIAL[code] for code in entry.material), _cell(themes), "",
+        f"{AUTONOMY[entry.autonomy]}/3" if entry.autonomy else "", "", "Oui" if entry.referred else "Non", "",
+        REFERRALS[entry.referral_structure] if entry.referral_structure else "", "-",
+        GENDERS.get(entry.gender or "", NOT_GIVEN), AGE_BANDS.get(entry.age_band or "", NOT_GIVEN),
+        SOCIAL_STATUSES.get(entry.social_status or "", NOT_GIVEN_STATUS),
+        QUICK_INFORMATION_NOTE if entry.kind == "information" else "",
+        outing.insee_code if outing else "", outing.place_kind if outing else "", str(outing.id) if outing else "",
+    ]
+
+
+def export_csv(records: Iterable[Record], outings: Mapping[int, Outing]) -> str:
+    """CSV for a French spreadsheet: UTF-8 with a byte-order mark, semicolons, the national tool's columns."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for record in records:
+        writer.writerow(export_row(record, outings.get(record.outing_id) if record.outing_id else None))
+    return out.getvalue()

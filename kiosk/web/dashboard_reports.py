@@ -1,0 +1,81 @@
+"""Reports per outing, week and month: a page with charts drawn on the server, a printable version and the
+activity export as CSV with the national tool's columns."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, request
+
+from kiosk.services.activity import export_csv
+from kiosk.services.clock import local_day
+from kiosk.services.reports import UnknownPeriod
+from kiosk.web import dashboard_charts, dashboard_labels
+from kiosk.web.dashboard import ctx, page
+
+blueprint = Blueprint("reports", __name__, url_prefix="/reports")
+KINDS = ("outing", "week", "month")
+BAND_ORDER = ("beginner", "with_help", "on_my_own", "at_ease", "not_assessed")
+
+
+@blueprint.get("")
+def index():
+    context = ctx()
+    today = local_day(context.clock.now())
+    return page("dashboard/reports.html", outings=context.outings.recent(15),
+                periods=context.reports.recent_periods(today))
+
+
+def _period(kind: str, key: str):
+    if kind not in KINDS or len(key) > 16:
+        abort(404)
+    try:
+        return ctx().reports.period(kind, key)
+    except UnknownPeriod:
+        abort(404)
+
+
+def _label(table: dict[str, str], code: str) -> str:
+    return g.translations.gettext(table.get(code, code))
+
+
+def _area_titles() -> dict[str, str]:
+    try:
+        questionnaire = ctx().kit.survey.library.default
+    except Exception:  # no questionnaire content: the report shows no bands
+        return {}
+    return {area.id: questionnaire.text(area.title, g.lang) for area in questionnaire.scored_areas}
+
+
+@blueprint.get("/<kind>/<key>")
+def report(kind: str, key: str):
+    context = ctx()
+    period = _period(kind, key)
+    built = context.reports.build(period)
+    titles = _area_titles()
+    bands = []
+    if built.survey is not None:
+        for area, title in titles.items():
+            counts = built.survey.bands.get(area, {})
+            if counts:
+                bands.append((title, [counts.get(band, 0) for band in BAND_ORDER]))
+    svg = {
+        "themes": dashboard_charts.bars([(_label(dashboard_labels.DIGITAL_THEMES, code), count)
+                                         for code, count in built.themes]),
+        "procedures": dashboard_charts.bars([(_label(dashboard_labels.PROCEDURE_THEMES, code), count)
+                                             for code, count in built.procedures]),
+        "kinds": dashboard_charts.bars([(_label(dashboard_labels.KINDS, code), count)
+                                        for code, count in sorted(built.by_kind.items())]),
+        "bands": dashboard_charts.stacked(bands),
+    }
+    template = "dashboard/report_print.html" if request.args.get("print") == "1" else "dashboard/report.html"
+    return page(template, report=built, period=period, svg=svg, bands=bands, band_order=BAND_ORDER)
+
+
+@blueprint.get("/<kind>/<key>/activities.csv")
+def activities_csv(kind: str, key: str):
+    context = ctx()
+    period = _period(kind, key)
+    records = context.reports.records(period)
+    outings = {outing.id: outing for outing in context.outings.recent(10_000)}
+    name = f"activites-{kind}-{key}.csv"
+    return Response(export_csv(records, outings), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

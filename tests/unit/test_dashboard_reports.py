@@ -1,0 +1,146 @@
+"""Reports per outing, week and month, their charts, and the activity export with the national mediators'
+tool's column names. Themes that can reveal a person's origin are counted, never shown per person."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date
+
+import pytest
+
+from kiosk.services.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS, check_entry
+from kiosk.services.clock import local_day
+from kiosk.services.reports import month_period, small, week_period
+from tests.unit.test_dashboard import Dashboard, build
+
+
+@pytest.fixture
+def mediator(tmp_path) -> Dashboard:
+    dash = build(tmp_path)
+    dash.login()
+    return dash
+
+
+def save(dash: Dashboard, **values) -> None:
+    data = {"kind": "individuel", "duration": "30", "themes": ["email"]}
+    data.update(values)
+    assert dash.post("/activity", data).status_code == 303
+
+
+def rows(dash: Dashboard, path: str) -> list[dict[str, str]]:
+    response = dash.get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff"), "a byte-order mark, so that a French spreadsheet reads UTF-8"
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";")
+    header = next(reader)
+    assert tuple(header) == EXPORT_COLUMNS and tuple(header[:21]) == NATIONAL_COLUMNS
+    return [dict(zip(header, row, strict=True)) for row in reader]
+
+
+def test_the_activity_export_has_the_national_tools_columns_and_values(mediator):
+    mediator.start_outing()
+    outing = mediator.context.outings.current()
+    save(mediator, autonomy="partiellement_autonome", referral="aide_aux_demarches_administratives",
+         material=["tablette"], age_band="soixante_dix_plus", gender="feminin", social_status="retraite")
+    save(mediator, kind="collectif", duration="90", participants="6", workshop_title="Premiers pas", themes=[],
+         procedure_themes=["social_sante"])
+    save(mediator, kind="information", duration="15", themes=["securite_numerique"])
+    exported = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
+    assert len(exported) == 3
+    first, workshop, quick = exported
+    assert first["Type"] == "Accompagnement individuel" and first["Bénéficiaire"] == "Anonyme"
+    assert first["Canaux d’accompagnement"] == "Autre lieu" and first["Lieu"] == "Place du marché, Clamecy"
+    assert first["Durée (min)"] == "30" and first["Thématique(s) d’accompagnement"] == "E-mail"
+    assert first["Niveau d’autonomie du bénéficiaire"] == "2/3"
+    assert first["Le bénéficiaire est-il orienté vers une autre structure ?"] == "Oui"
+    assert first["Structure de redirection"].startswith("Structure d’aide aux démarches administratives")
+    assert first["Matériel numérique utilisé"] == "Tablette"
+    assert (first["Genre du bénéficiaire"], first["Tranche d’âge du bénéficiaire"],
+            first["Statut du bénéficiaire"]) == ("Féminin", "70 ans et plus", "Retraité")
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", first["Date"])
+    assert first["Code INSEE du lieu"] == "58079" and first["Sortie"] == str(outing.id)
+    assert workshop["Type"] == "Atelier collectif" and workshop["Nombre de participants"] == "6"
+    assert workshop["Nom de l’atelier"] == "Premiers pas"
+    assert workshop["Thématique(s) d’accompagnement"] == "Social - Santé"
+    assert workshop["Genre du bénéficiaire"] == "Non communiqué"
+    assert quick["Notes supplémentaires"] == "Information rapide" and quick["Durée (min)"] == "15"
+
+
+def test_an_origin_revealing_theme_never_appears_per_person(mediator):
+    mediator.start_outing()
+    outing = mediator.context.outings.current()
+    save(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe", "logement"])
+    exported = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
+    assert exported[0]["Thématique(s) d’accompagnement"] == "Logement"
+    assert "tranger" not in mediator.get(f"/reports/outing/{outing.id}/activities.csv").get_data(as_text=True)
+    report = mediator.visible(f"/reports/outing/{outing.id}")
+    assert "Droits des étrangers: moins de 3" in report
+    for _ in range(2):
+        save(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe"])
+    assert "Droits des étrangers: 3" in mediator.visible(f"/reports/outing/{outing.id}")
+
+
+def test_small_counts_are_hidden_but_zero_is_not():
+    assert [small(n) for n in range(5)] == [0, None, None, 3, 4]
+
+
+def test_the_outing_report_counts_what_belongs_to_the_outing(mediator):
+    kit = mediator.apps.kit
+    save(mediator)  # before the outing: not in its report
+    mediator.start_outing()
+    outing = mediator.context.outings.current()
+    save(mediator, themes=["email", "bureautique"])
+    save(mediator, kind="collectif", duration="60", participants="5", themes=["email"])
+    kit.access.grant("10.42.0.23", "5a:11:22:33:44:55", "fr")
+    with kit.store.write() as db:
+        day = local_day(mediator.clock())
+        db.execute("INSERT INTO survey_visits (questionnaire, version, language, started_day, updated_day, "
+                   "completed_day, results) VALUES ('competences', 1, 'fr', ?, ?, ?, ?)",
+                   (day, day, day, json.dumps({"bands": {"foundation": 2, "safety": 0}, "steps": [], "flags": []})))
+    page = mediator.visible(f"/reports/outing/{outing.id}")
+    assert "Place du marché, Clamecy (58079)" in page
+    figures = {label: int(count) for count, label in re.findall(r"<strong>(\d+)</strong> ([a-zé ]+)</p>", page)}
+    assert figures["personnes rencontrées"] == 6 and figures["activités notées"] == 2
+    assert figures["sessions internet"] == 1
+    assert page.count("<svg") >= 3, "charts drawn on the server"
+    assert "E-mail: 2" in page and "Bureautique: 1" in page
+    assert "1 questionnaire(s) terminé(s)" in page
+
+
+def test_week_and_month_reports_cover_their_days(mediator):
+    kit = mediator.apps.kit
+    save(mediator)
+    today = local_day(mediator.clock())
+    with kit.store.write() as db:
+        db.execute("INSERT INTO uplink_usage (day, rx_bytes, tx_bytes) VALUES (?, 2000000, 500000)", (today,))
+    week = "{}-W{:02d}".format(*date.fromisoformat(today).isocalendar()[:2])
+    month = today[:7]
+    for path in (f"/reports/week/{week}", f"/reports/month/{month}"):
+        page = mediator.visible(path)
+        assert "E-mail: 1" in page and "2.5 MB" in page
+    mediator.clock.advance(40 * 86400)
+    mediator.login()
+    assert "E-mail: 1" not in mediator.visible(f"/reports/month/{local_day(mediator.clock())[:7]}")
+
+
+def test_periods():
+    assert (week_period("2026-W01").since, week_period("2026-W01").until) == ("2025-12-29", "2026-01-04")
+    assert (month_period("2024-02").since, month_period("2024-02").until) == ("2024-02-01", "2024-02-29")
+
+
+def test_the_printable_page_has_no_navigation_and_no_forms(mediator):
+    mediator.start_outing()
+    outing = mediator.context.outings.current()
+    page = mediator.text(f"/reports/outing/{outing.id}?print=1")
+    assert "<nav" not in page and "<form" not in page and "Bilan d'activité" in page
+
+
+def test_check_entry_keeps_the_vocabulary_order_and_drops_duplicates():
+    entry = check_entry("individuel", "30", ["email", "bureautique", "email"], [])
+    assert entry.themes == ("email", "bureautique")
