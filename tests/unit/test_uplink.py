@@ -35,6 +35,7 @@ from kiosk.services.uplink import (
 from kiosk.settings import defaults
 from kiosk.store import Store
 from tests.conftest import ManualClock
+from tests.support.system import unavailable
 
 STAND = Path(__file__).resolve().parents[1] / "stands" / "mmcli_stand.py"
 GB = 1_000_000_000
@@ -413,7 +414,7 @@ def test_usage_counts_local_days_and_calendar_months(tmp_path, sysfs):
 
 def test_real_loopback_traffic_is_counted(tmp_path):
     if InterfaceCounters().read("lo") is None:
-        pytest.skip("no /sys/class/net/lo here")
+        unavailable("no /sys/class/net/lo here: the real interface counters cannot be read")
     clock = ManualClock()
     uplink = service(new_store(tmp_path), clock, cfg=config(wan="lo"), counters=InterfaceCounters())
     uplink.record_usage()
