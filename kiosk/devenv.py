@@ -39,6 +39,8 @@ SYSTEM_TOOLS: dict[str, str] = {
     "opusenc": "opus-tools",
     "lame": "lame",
     "npm": "npm",
+    "debootstrap": "debootstrap",
+    "zstd": "zstd",
 }
 AXE = CHECKOUT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 

@@ -1,4 +1,4 @@
-"""The `provision` command: loaned tablets (`provision tablets …`).
+"""The `provision` command: loaned tablets (`provision tablets …`) and the fleet of kits (`provision fleet …`).
 
 Reads the same settings as `kiosk` (``--config FILE`` or ``KIOSK_CONFIG``). Exit codes: 0 done; 1 the kit
 could not do it, or a tablet needs attention (a sentence says why); 2 bad arguments or bad settings.
@@ -254,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     events = add(tablets, "events", cmd_events, "recorded wipe events as JSON lines (what the dashboard reads)")
     events.add_argument("--after", type=int, default=0, metavar="ID")
     events.add_argument("--limit", type=int, default=500)
+    from provisioning import fleet_cli  # the fleet of kits: its own module and handlers
+
+    fleet_cli.register(commands)
     return parser
 
 
