@@ -147,7 +147,8 @@ def test_units_are_enabled_not_started_and_hardened(provisioned):
                        ("PrivateTmp", "yes"), ("CapabilityBoundingSet", "")):
         assert kiosk.settings[key] == [value], key
     helper = Unit.read(root, "triporteur-privileged.service")
-    assert helper.user == "root" and helper.settings["CapabilityBoundingSet"] == ["CAP_NET_ADMIN CAP_CHOWN"]
+    assert helper.user == "root"
+    assert helper.settings["CapabilityBoundingSet"] == ["CAP_NET_ADMIN CAP_CHOWN CAP_SYS_TIME"]
     assert not (root / "usr/sbin/policy-rc.d").exists(), "the chroot's service block was left in the image"
     assert "Storage=volatile" in (root / "etc/systemd/journald.conf.d/10-triporteur.conf").read_text()
     sshd = (root / "etc/ssh/sshd_config.d/10-triporteur.conf").read_text()
