@@ -19,12 +19,12 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiosk.services.ratelimit import FailureLimiter
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_LENGTH = 8
@@ -126,13 +126,7 @@ class PasswordFile:
         return StoredPassword(line) if line.startswith("scrypt$") and line.count("$") == 5 else None
 
 
-class TooManyAttempts(Exception):
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"too many attempts; retry in {retry_after_s} s")
-        self.retry_after_s = retry_after_s
-
-
-class LoginLimiter:
+class LoginLimiter(FailureLimiter):
     """At most ``per_client`` failed logins per address and ``overall`` for the kit in ``window_s``.
 
     Counted on a monotonic clock: setting the kit's clock neither lifts nor prolongs a block.
@@ -140,37 +134,4 @@ class LoginLimiter:
 
     def __init__(self, per_client: int = 5, overall: int = 50, window_s: float = 900.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._per_client = per_client
-        self._overall = overall
-        self._window = window_s
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def _trim(self, queue: deque[float], now: float) -> None:
-        while queue and queue[0] <= now - self._window:
-            queue.popleft()
-
-    def check(self, client: str) -> None:
-        """Raises TooManyAttempts when this address (or everyone) has failed too often recently."""
-        now = self._clock()
-        with self._lock:
-            mine = self._failures[client]
-            self._trim(mine, now)
-            self._trim(self._all, now)
-            for queue, limit in ((mine, self._per_client), (self._all, self._overall)):
-                if len(queue) >= limit:
-                    raise TooManyAttempts(max(1, int(queue[0] + self._window - now) + 1))
-            if not mine:
-                del self._failures[client]
-
-    def failed(self, client: str) -> None:
-        now = self._clock()
-        with self._lock:
-            self._failures[client].append(now)
-            self._all.append(now)
-
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+        super().__init__(per_client, overall, window_s, clock)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from kiosk.services import survey_rules as rules
+from kiosk.services.ratelimit import FailureLimiter, TooManyAttempts
 from kiosk.services.survey_content import Item, Library, Questionnaire
 from kiosk.store import Store
 
@@ -76,41 +75,19 @@ def display_code(code: str) -> str:
     return "-".join(code[i:i + 3] for i in range(0, len(code), 3))
 
 
-class GuessLimiter:
+class GuessLimiter(FailureLimiter):
     """Wrong codes allowed per phone and for the whole kit in a sliding window, kept in memory only
     (no address is written to disk). Defaults: 10 per phone, 100 in all, per 10 minutes."""
 
     def __init__(self, clock: Callable[[], float], per_client: int = 10, overall: int = 100,
                  window_s: int = 600) -> None:
-        self._clock = clock
-        self._per_client = per_client
-        self._overall = overall
-        self._window = window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._all: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def _trim(self, queue: deque[float], now: float) -> None:
-        while queue and queue[0] <= now - self._window:
-            queue.popleft()
+        super().__init__(per_client, overall, window_s, clock)
 
     def check(self, client: str) -> None:
-        now = self._clock()
-        with self._lock:
-            self._trim(self._all, now)
-            queue = self._failures.get(client)
-            if queue is not None:
-                self._trim(queue, now)
-                if not queue:
-                    del self._failures[client]
-            if len(self._all) >= self._overall or (queue and len(queue) >= self._per_client):
-                raise TooManyTries
-
-    def failed(self, client: str) -> None:
-        now = self._clock()
-        with self._lock:
-            self._failures[client].append(now)
-            self._all.append(now)
+        try:
+            super().check(client)
+        except TooManyAttempts:
+            raise TooManyTries from None
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,12 @@ from kiosk.adapters.modem import ModemManagerCli
 from kiosk.adapters.privileged import PrivilegedClock
 from kiosk.runtime import Kit
 from kiosk.services.activity import ActivityService
-from kiosk.services.auth import LoginLimiter, PasswordFile, TooManyAttempts
+from kiosk.services.auth import LoginLimiter, PasswordFile
 from kiosk.services.clock import ClockService, FollowingBoot
 from kiosk.services.dashboard_privacy import PrivacyService
 from kiosk.services.dashboard_tablets import DashboardTablets
 from kiosk.services.outings import OutingService
+from kiosk.services.ratelimit import TooManyAttempts
 from kiosk.services.reports import ReportService
 from kiosk.services.secrets import get_or_create
 from kiosk.services.status import StatusService

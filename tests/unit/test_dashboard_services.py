@@ -12,11 +12,11 @@ from kiosk.services.auth import (
     LoginLimiter,
     PasswordError,
     PasswordFile,
-    TooManyAttempts,
     hash_password,
     verify_password,
     write_password_file,
 )
+from kiosk.services.ratelimit import TooManyAttempts
 from tests.unit.test_dashboard import build
 
 
