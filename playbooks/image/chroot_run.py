@@ -88,6 +88,8 @@ def prepared(root: Path, apt_cache: Path | None) -> Iterator[None]:
         resolv = root / "etc/resolv.conf"
         if resolv.is_file() and not resolv.is_symlink():
             mount(["--bind", str(Path("/etc/resolv.conf").resolve())], resolv)
+            # Read-only: a package script in the chroot must never rewrite the host's resolver.
+            _mount(["-o", "remount,bind,ro", str(resolv)])
         if apt_cache is not None:
             (apt_cache / "partial").mkdir(parents=True, exist_ok=True)
             mount(["--bind", str(apt_cache)], root / "var/cache/apt/archives")
