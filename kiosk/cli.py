@@ -188,6 +188,7 @@ RENDERED_FILES = {
     "dnsmasq.conf": "kiosk.adapters.dnsmasq:render_main",
     "dnsmasq-captive.conf": "kiosk.adapters.dnsmasq:render_captive",
     "hostapd.conf": "kiosk.adapters.hostapd:render",
+    "hostapd-staff.conf": "kiosk.adapters.hostapd:render_staff",  # only with a staff Wi-Fi
 }
 
 
@@ -204,6 +205,11 @@ def cmd_network_render(args: argparse.Namespace) -> int:
         module, function = target.split(":")
         text = getattr(importlib.import_module(module), function)(plan)
         path = destination / name
+        if text is None:
+            if path.exists():
+                path.unlink()
+                print(f"{path}: removed")
+            continue
         if path.exists() and path.read_text(encoding="utf-8") == text:
             print(f"{path}: unchanged")
             continue
@@ -369,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     network = commands.add_parser("network", help="the onboard network").add_subparsers(
         dest="network_command", required=True, metavar="ACTION")
     render = add(network, "render", cmd_network_render,
-                 "write nftables.nft, dnsmasq.conf, dnsmasq-captive.conf and hostapd.conf from the settings")
+                 "write nftables.nft, dnsmasq.conf, dnsmasq-captive.conf, hostapd.conf (and hostapd-staff.conf "
+                 "with a staff Wi-Fi) from the settings")
     render.add_argument("--dest", required=True, help="folder to write the files into")
 
     uplink = commands.add_parser("uplink", help="the 4G uplink").add_subparsers(

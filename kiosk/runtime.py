@@ -74,6 +74,8 @@ class Kit:
         uplink = UplinkService.from_settings(store, settings, adapters.clock)
         if adapters.uplink is None:
             adapters.uplink = uplink
+        staff = settings.network
         access = AccessService(store, adapters.firewall, Limits.from_settings(settings),
-                               settings.access.trusted_macs, adapters.clock)
+                               settings.access.trusted_macs, adapters.clock,
+                               trusted_networks=(staff.staff_address,) if staff.staff_interface else ())
         return cls(settings, store, adapters, access, uplink)

@@ -8,6 +8,7 @@ import threading
 
 from waitress.server import create_server
 
+from kiosk.listeners import bind_listener
 from kiosk.services import connections, survey
 from kiosk.web.app import Apps
 
@@ -59,10 +60,10 @@ def serve(apps: Apps) -> None:
     granted = apps.kit.access.reconcile()
     log.info("firewall %s reconciled with %d grant(s)", apps.kit.adapters.firewall.name, granted)
     socket_map: dict = {}
-    portal = create_server(apps.portal, map=socket_map, listen=settings.portal.listen,
+    portal = create_server(apps.portal, map=socket_map, sockets=[bind_listener(settings.portal.listen)],
                            threads=settings.portal.threads, ident="kiosk", clear_untrusted_proxy_headers=True)
-    dashboard = create_server(apps.dashboard, map=socket_map, listen=settings.dashboard.listen, threads=2,
-                              ident="kiosk", clear_untrusted_proxy_headers=True)
+    dashboard = create_server(apps.dashboard, map=socket_map, sockets=[bind_listener(settings.dashboard.listen)],
+                              threads=2, ident="kiosk", clear_untrusted_proxy_headers=True)
     housekeeper = Housekeeper(apps)
     housekeeper.start()
 

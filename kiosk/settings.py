@@ -7,6 +7,7 @@ Every problem is reported at once as ``section.name: reason``; nothing here rais
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -327,12 +328,16 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("network", "captive_dns_port", HIGH_PORT, 5300,
             "Port of the resolver that answers phones before they accept: the kit's address for every name."),
     Setting("network", "staff_interface", INTERFACE, "",
-            "Interface of the mediators' network (the staff Wi-Fi); empty when there is none."),
+            "Interface of the mediators' network, where the dashboard lives: a second Wi-Fi adapter (the "
+            "staff Wi-Fi), or Ethernet; empty when there is none."),
     Setting("network", "staff_address", IPV4_INTERFACE, "10.42.1.1/24", "The kit's address on the staff side."),
     Setting("wifi", "ssid", SSID, "Point numerique", "Name of the participants' Wi-Fi (open network)."),
     Setting("wifi", "country", COUNTRY, "FR", "Country whose radio rules apply."),
     Setting("wifi", "channel", CHANNEL, 6, "2.4 GHz channel."),
-    Setting("wifi", "staff_ssid", SSID, "", "Name of the mediators' WPA2 network; empty for none."),
+    Setting("wifi", "staff_ssid", SSID, "",
+            "Name of the mediators' WPA2 network, on the radio of network.staff_interface; empty for none."),
+    Setting("wifi", "staff_channel", CHANNEL, 11,
+            "2.4 GHz channel of the mediators' network (away from wifi.channel: the two radios sit side by side)."),
     Setting("wifi", "staff_psk_file", PATH, "/etc/triporteur/staff-wifi.psk",
             "hostapd passphrase file for the staff network, made on the device (never in the settings)."),
     Setting("uplink", "check_enabled", BOOL, True,
@@ -477,6 +482,11 @@ def _cross_checks(values: Mapping[str, Any], errors: list[tuple[str, str]]) -> N
         errors.append(("network.staff_interface", "must be set when wifi.staff_ssid is"))
     if values["portal.listen"] == values["dashboard.listen"]:
         errors.append(("dashboard.listen", "must differ from portal.listen"))
+    dashboard_host = values["dashboard.listen"].rpartition(":")[0].strip("[]")
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(dashboard_host) in lan.network:
+            errors.append(("dashboard.listen", "must not be on the participants' network: use the kit's staff "
+                                               "address (network.staff_address) or 127.0.0.1"))
 
 
 def load(config: str | os.PathLike[str] | None = None,

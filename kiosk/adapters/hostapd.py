@@ -1,5 +1,5 @@
-"""hostapd configuration: the open participants' Wi-Fi with client isolation, and an optional WPA2
-staff network whose passphrase stays in a file made on the device."""
+"""hostapd configurations: the open participants' Wi-Fi with client isolation, and the mediators' WPA2
+network on a radio of its own, whose passphrase stays in a file made on the device."""
 
 from __future__ import annotations
 
@@ -28,16 +28,34 @@ def render(plan: NetworkPlan) -> str:
         "ap_isolate=1",
         "max_num_sta=64",
     ]
-    if plan.staff_ssid:
-        lines += [
-            "",
-            "# The mediators' network (WPA2); its passphrase is in a file made on the device.",
-            f"bss={plan.staff_interface}",
-            f"ssid={plan.staff_ssid}",
-            "wpa=2",
-            "wpa_key_mgmt=WPA-PSK",
-            "rsn_pairwise=CCMP",
-            f"wpa_psk_file={plan.staff_psk_file}",
-            "ap_isolate=1",
-        ]
+    return "\n".join(lines) + "\n"
+
+
+def render_staff(plan: NetworkPlan) -> str | None:
+    """The mediators' WPA2 network, on its own radio (a second Wi-Fi adapter): the Raspberry Pi's built-in
+    radio runs a single access point. None when the kit has no staff Wi-Fi."""
+    if not plan.staff_ssid:
+        return None
+    lines = [
+        HEADER,
+        "# The mediators' network: the dashboard lives here, participants never join it.",
+        f"interface={plan.staff_interface}",
+        "driver=nl80211",
+        "ctrl_interface=/run/hostapd",
+        "utf8_ssid=1",
+        f"ssid={plan.staff_ssid}",
+        f"country_code={plan.country}",
+        "ieee80211d=1",
+        "hw_mode=g",
+        f"channel={plan.staff_channel}",
+        "ieee80211n=1",
+        "wmm_enabled=1",
+        "auth_algs=1",
+        "wpa=2",
+        "wpa_key_mgmt=WPA-PSK",
+        "rsn_pairwise=CCMP",
+        "# The passphrase is in a file made on the device at first boot, never in the settings.",
+        f"wpa_psk_file={plan.staff_psk_file}",
+        "max_num_sta=16",
+    ]
     return "\n".join(lines) + "\n"

@@ -26,7 +26,9 @@ class NetworkPlan:
     country: str
     channel: int
     staff_ssid: str
+    staff_channel: int
     staff_psk_file: str
+    dashboard_port: int
 
     @property
     def kit_ip(self) -> str:
@@ -58,5 +60,7 @@ class NetworkPlan:
             country=wifi.country,
             channel=wifi.channel,
             staff_ssid=wifi.staff_ssid,
+            staff_channel=wifi.staff_channel,
             staff_psk_file=wifi.staff_psk_file,
+            dashboard_port=int(settings.dashboard.listen.rpartition(":")[2]),
         )

@@ -17,6 +17,7 @@ import pytest
 from tests.stands.kit import DASHBOARD_PORT, KitUnderTest, wait_until
 from tests.stands.netns import (
     KIT_LAN_IP,
+    KIT_STAFF_IP,
     PUBLIC_RESOLVER,
     PUBLIC_SERVER,
     PUBLIC_SERVER6,
@@ -31,6 +32,7 @@ pytestmark = pytest.mark.system
 PORTAL = f"http://{KIT_LAN_IP}/"
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a phone's listener inside its own test namespace
 KIT_SSH_PORT = 22
+MEDIATOR_IP = "10.42.1.200"  # a mediator's phone on the staff network (static: the blocked-path target)
 
 
 def internet_answers(phone: Phone) -> bool:
@@ -51,7 +53,8 @@ def blocked_paths(topology: Topology, phone: Phone, other: Phone) -> dict[str, o
         "dns-over-tls": phone.tcp_connect(PUBLIC_SERVER, 853, timeout=3),
         "quic": phone.udp_exchange(PUBLIC_SERVER, 443, b"quic?", timeout=3),
         "other-phone": phone.tcp_connect(other_ip, 8000, timeout=3),
-        "dashboard": phone.tcp_connect(KIT_LAN_IP, DASHBOARD_PORT, timeout=3),
+        "dashboard": phone.tcp_connect(KIT_STAFF_IP, DASHBOARD_PORT, timeout=3),
+        "mediator-phone": phone.tcp_connect(MEDIATOR_IP, 8000, timeout=3),
         "ssh": phone.tcp_connect(KIT_LAN_IP, KIT_SSH_PORT, timeout=3),
         "icmp": phone.ping(PUBLIC_SERVER, timeout=1),
         "ipv6": phone.tcp_connect(PUBLIC_SERVER6, 80, timeout=3),
@@ -73,11 +76,17 @@ def network(tmp_path_factory) -> Iterator[tuple[Topology, KitUnderTest, dict]]:
         phone.add_ipv6("2001:db8:42::200/64")
         topology.popen(other, [sys.executable, "-m", "http.server", "8000", "--bind", ANY_ADDRESS],
                        workdir / "peer-http.log")
+        kit = KitUnderTest(topology, workdir / "kit", quota_mb=2)
+        mediator = kit.staff_network()
+        mediator.static(f"{MEDIATOR_IP}/24", gateway=KIT_STAFF_IP, dns=(KIT_STAFF_IP,))
+        topology.popen(mediator, [sys.executable, "-m", "http.server", "8000", "--bind", ANY_ADDRESS],
+                       workdir / "mediator-http.log")
         # Stand-ins for the kit's SSH and dashboard ports: a listener on each, so "refused" means the rule.
         stand_ins = [topology.popen(topology.kit_host, [sys.executable, "-m", "http.server", str(port), "--bind",
-                                                        KIT_LAN_IP], workdir / f"kit-{port}.log")
-                     for port in (KIT_SSH_PORT, DASHBOARD_PORT)]
+                                                        address], workdir / f"kit-{address}-{port}.log")
+                     for address, port in ((KIT_LAN_IP, KIT_SSH_PORT), (KIT_STAFF_IP, DASHBOARD_PORT))]
         wait_until(lambda: other.tcp_connect("10.42.0.201", 8000, timeout=0.5).open, 15, "peer listening")
+        wait_until(lambda: mediator.tcp_connect(MEDIATOR_IP, 8000, timeout=0.5).open, 15, "mediator listening")
         wait_until(lambda: topology.kit_host.tcp_connect(KIT_LAN_IP, KIT_SSH_PORT, timeout=0.5).open, 15, "ssh")
         topology.add_control_masquerade()
         topology.set_forwarding(ipv6=True)
@@ -87,7 +96,7 @@ def network(tmp_path_factory) -> Iterator[tuple[Topology, KitUnderTest, dict]]:
         topology.remove_control_masquerade()
         # The dashboard's stand-in gives way to kiosk serve's real listener; the SSH stand-in stays.
         topology.stop(stand_ins[1])
-        kit = KitUnderTest(topology, workdir / "kit", quota_mb=2).start()
+        kit.start()
         topology.set_isolation(True)
         try:
             yield topology, kit, control
@@ -147,7 +156,8 @@ def test_before_accepting_nothing_else_gets_through(network):
     getting_through = {name: result for name, result in results.items() if passed(result)}
     assert not getting_through, getting_through
     slow = {name: result.elapsed for name, result in results.items()
-            if name in ("https", "dns-over-tls", "quic", "dashboard", "ssh") and result.elapsed >= 1.0}
+            if name in ("https", "dns-over-tls", "quic", "dashboard", "mediator-phone", "ssh")
+            and result.elapsed >= 1.0}
     assert not slow, f"refused, but not within 1 s: {slow}"
 
     # DNS straight to the public resolver is answered by the kit's captive resolver instead…
@@ -267,6 +277,34 @@ def test_a_firewall_reloaded_while_the_kit_runs_is_restored_without_a_restart(ne
     assert internet_answers(phone)
     kit.load_ruleset()  # `nft -f` by a playbook, or the nftables service restarted
     wait_until(lambda: internet_answers(phone), 10, "the lost grant restored by the kit's next sweep")
+
+
+def test_the_staff_network_reaches_the_dashboard_and_the_internet_without_the_portal(network):
+    topology, kit, _ = network
+    mediator = kit.mediator
+    lease = mediator.dhcp()
+    assert lease.address.startswith("10.42.1.") and lease.router == KIT_STAFF_IP, lease
+    # The dashboard on the kit's staff address, by its own port and by plain http://10.42.1.1/.
+    for url in (f"http://{KIT_STAFF_IP}:{DASHBOARD_PORT}/", f"http://{KIT_STAFF_IP}/"):
+        page = mediator.http_get(url, timeout=5)
+        assert page.status == 303 and "/login" in page.headers.get("location", ""), (url, page)
+        login = mediator.http_get(url + "login", timeout=5)
+        assert login.status == 200 and "Tableau de bord des médiateurs" in login.text, (url, login.status)
+    # Mediators' phones never see the portal: their probes succeed and the internet answers at once.
+    probe = mediator.http_get(f"http://{KIT_LAN_IP}/generate_204", host_header="connectivitycheck.gstatic.com")
+    assert probe.status == 204
+    assert mediator.http_get(f"http://{PUBLIC_SERVER}/", timeout=3).text == "internet ok\n"
+    assert mediator.dns_query(KIT_STAFF_IP, "www.internet.test").addresses == [PUBLIC_SERVER]
+    # A participant's http://10.42.1.1/ is the portal, like any web address before accepting…
+    phone = topology.add_phone("staffcheck")
+    phone.dhcp()
+    assert lands_on_portal(phone, f"http://{KIT_STAFF_IP}/")
+    # …and once accepted, neither the dashboard nor a mediator's phone answers.
+    assert kit.accept(phone).status == 303
+    assert internet_answers(phone)
+    for port in (DASHBOARD_PORT, 80):
+        assert not phone.tcp_connect(KIT_STAFF_IP, port, timeout=3).open, port
+    assert not phone.tcp_connect(MEDIATOR_IP, 8000, timeout=3).open
 
 
 def test_with_the_uplinks_own_resolvers_nothing_is_forwarded_before_accepting(tmp_path):

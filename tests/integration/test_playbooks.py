@@ -39,7 +39,7 @@ from tests.integration.test_playbooks_rootfs import (
     write_inventory,
 )
 from tests.stands.kit import KitUnderTest, wait_until
-from tests.stands.netns import KIT_LAN_IP, PUBLIC_SERVER, open_topology
+from tests.stands.netns import KIT_LAN_IP, KIT_STAFF_IP, PUBLIC_SERVER, open_topology
 from tests.support.system import free_port, need_binary, unavailable
 
 pytestmark = pytest.mark.system
@@ -138,6 +138,13 @@ def test_units_are_enabled_not_started_and_hardened(provisioned):
         assert (wants / unit).is_symlink(), unit
     assert (root / "etc/systemd/system/sysinit.target.wants/nftables.service").is_symlink()
     assert not (wants / "hostapd.service").exists(), "Debian's own hostapd instance stays off"
+    # The mediators' network starts when its adapter appears, never holding the participants' side up.
+    staff_wants = root / "etc/systemd/system/sys-subsystem-net-devices-staff0.device.wants"
+    for unit in ("triporteur-staff.service", "triporteur-hostapd-staff.service"):
+        assert (staff_wants / unit).is_symlink() and not (wants / unit).exists(), unit
+    assert "staff0" not in (root / "etc/systemd/system/triporteur-lan.service").read_text()
+    settings = (root / "etc/triporteur/kit.toml").read_text()
+    assert 'listen = "10.42.1.1:8081"' in settings and 'staff_ssid = "Equipe kit-a"' in settings
     timers = root / "etc/systemd/system/timers.target.wants"
     for timer in ("triporteur-purge.timer", "triporteur-quota.timer", "triporteur-clock-save.timer"):
         assert (timers / timer).is_symlink(), timer
@@ -226,6 +233,19 @@ def test_the_provisioned_kit_serves_a_phone_end_to_end(provisioned, tmp_path):
             assert (accepted.status, accepted.location) == (303, "/welcome?lang=fr"), accepted
             wait_until(lambda: _internet_answers(phone), 15, "the phone on the internet after accepting")
             assert phone.tcp_connect(PUBLIC_SERVER, 443, timeout=3).open
+
+            # The staff adapter is plugged in after the kiosk started: its unit gives the kit its staff
+            # address, and a mediator's phone gets an address there and opens the dashboard.
+            mediator = topology.add_staff_device()
+            start_unit(topology, root, "triporteur-staff.service", logs)
+            staff_lease = mediator.dhcp()
+            assert staff_lease.address.startswith("10.42.1.") and staff_lease.router == KIT_STAFF_IP
+            dashboard = mediator.http_get(f"http://{KIT_STAFF_IP}/", timeout=5)
+            assert dashboard.status == 303 and "/login" in dashboard.headers.get("location", ""), dashboard
+            login = mediator.http_get(f"http://{KIT_STAFF_IP}/login", timeout=5)
+            assert login.status == 200 and 'type="password"' in login.text
+            assert mediator.http_get(f"http://{PUBLIC_SERVER}/", timeout=3).text == "internet ok\n"
+            assert not phone.tcp_connect(KIT_STAFF_IP, 8081, timeout=3).open, "participants never reach it"
         finally:
             print(topology.run(topology.kit, ["ss", "-ltnup"]).stdout)
             for name in sorted(logs.glob("*.log")):

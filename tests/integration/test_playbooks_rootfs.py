@@ -49,8 +49,7 @@ ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm5nXrY0yXkqZQbQ0s8hGZ0pZp6Yy0
 # The harness's addresses (tests/stands/netns.py), so the provisioned kit fits its namespaces.
 HARNESS_SETTINGS: dict[str, Any] = {
     "network": {"lan_interface": "lan0", "wan_interface": "wan0", "lan_address": "10.42.0.1/24",
-                "upstream_dns": ["198.51.100.53"]},
-    "dashboard": {"listen": "10.42.0.1:8081"},
+                "upstream_dns": ["198.51.100.53"], "staff_interface": "staff0", "staff_address": "10.42.1.1/24"},
     "uplink": {"check_url": "http://198.51.100.10/generate_204"},
     "access": {"check_seconds": 1},
 }

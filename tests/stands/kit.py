@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.settings import defaults
-from tests.stands.netns import KIT_LAN_IP, LAN_IF, PUBLIC_RESOLVER, WAN_IF, Host, Topology, wait_for
+from tests.stands.netns import (
+    KIT_LAN_IP,
+    KIT_STAFF_IP,
+    LAN_IF,
+    PUBLIC_RESOLVER,
+    STAFF_IF,
+    WAN_IF,
+    Host,
+    Phone,
+    Topology,
+    wait_for,
+)
 
 PORTAL_PORT = 8080
 DASHBOARD_PORT = 8081
@@ -22,7 +33,7 @@ CONFIG = """\
 listen = "0.0.0.0:{portal_port}"
 public_url = "http://{kit_ip}/"
 [dashboard]
-listen = "{kit_ip}:{dashboard_port}"
+listen = "{staff_ip}:{dashboard_port}"
 [store]
 path = "{store}"
 [firewall]
@@ -39,6 +50,8 @@ lan_address = "{kit_ip}/24"
 dhcp_leases = "{leases}"
 upstream_dns = [{upstream}]
 walled_garden = ["aide.internet.test"]
+staff_interface = "{staff}"
+staff_address = "{staff_ip}/24"
 [uplink]
 check_enabled = {check_enabled}
 check_url = "http://198.51.100.10/generate_204"
@@ -63,11 +76,20 @@ class KitUnderTest:
         self.config = workdir / "kit.toml"
         self.config.write_text(CONFIG.format(
             portal_port=PORTAL_PORT, dashboard_port=DASHBOARD_PORT, kit_ip=KIT_LAN_IP, store=workdir / "kiosk.db",
+            staff=STAFF_IF, staff_ip=KIT_STAFF_IP,
             session_minutes=session_minutes, quota_mb=quota_mb, lan=LAN_IF, wan=WAN_IF, leases=self.leases,
             upstream=", ".join(f'"{address}"' for address in upstream_dns),
             check_enabled="true" if check_enabled else "false"))
         self.rendered = workdir / "etc"
         self.kiosk_process: subprocess.Popen | None = None
+        self.mediator: Phone | None = None
+
+    def staff_network(self) -> Phone:
+        """The mediators' network with one phone on it, and the kit's address there (the unit's job on a Pi)."""
+        if self.mediator is None:
+            self.mediator = self.topology.add_staff_device()
+            self.topology.ip_batch(self.host.ns, [f"addr replace {KIT_STAFF_IP}/24 dev {STAFF_IF}"])
+        return self.mediator
 
     # --- the pieces, as the Pi's units would start them ------------------------------------------------
 
@@ -109,6 +131,7 @@ class KitUnderTest:
             self.kiosk_process = None
 
     def start(self) -> KitUnderTest:
+        self.staff_network()
         self.render()
         self.load_ruleset()
         self.start_dnsmasq()

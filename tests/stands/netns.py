@@ -3,7 +3,7 @@
     phone A ─ eth0 ═╗
     phone B ─ eth0 ═╬═ lan0 (bridge, 10.42.0.1/24)  [kit]  wan0 198.51.100.2 ══ uplink0 198.51.100.1  [internet]
                     ║   ports ph-<name>, isolable                                  lo: 198.51.100.10 (server)
-                                                                                       198.51.100.53 (resolver)
+    mediator ─ eth0 ═══ staff0 (10.42.1.1/24 once set)                                     198.51.100.53 (resolver)
 
 Everything lives in namespaces named `<prefix>-<pid>-<random>-<role>`; no interface is ever created in the
 host's namespace (each veth is created directly between two of our namespaces), no host sysctl is written,
@@ -58,12 +58,14 @@ UPLINK_IP6 = "2001:db8:100::1"
 PUBLIC_SERVER = "198.51.100.10"
 PUBLIC_SERVER6 = "2001:db8:200::10"  # routed, not on the uplink's /64: IPv6 only answers ND on its own link
 PUBLIC_RESOLVER = "198.51.100.53"
+KIT_STAFF_IP = "10.42.1.1"  # the kit on the mediators' network (its address is set by whoever plays the unit)
 INTERNET_DOMAIN = "internet.test"
 
 LAN_IF = "lan0"
 WAN_IF = "wan0"
 UPLINK_IF = "uplink0"
 PHONE_IF = "eth0"
+STAFF_IF = "staff0"
 CONTROL_NAT_TABLE = "tk_control_nat"
 
 T = TypeVar("T")
@@ -814,6 +816,18 @@ class Topology:
         self.phones[name] = phone
         self.set_isolation(self._isolated, [phone])
         return phone
+
+    def add_staff_device(self, name: str = "mediator", mac: str | None = None) -> Phone:
+        """A mediator's phone on the kit's staff network: its eth0 is the peer of the kit's `staff0` (a
+        network of one device, as a second Wi-Fi adapter would be). The kit's side gets no address here."""
+        if not re.fullmatch(r"[a-z0-9]{1,11}", name):
+            raise ValueError("device names are 1-11 lowercase letters or digits")
+        ns, mac = f"{self.id}-st-{name}", mac or random_mac()
+        self._add_namespace(ns, [f"nameserver {KIT_STAFF_IP}"])
+        self.ip_batch(self.kit, [f"link add {STAFF_IF} type veth peer name {PHONE_IF} address {mac} netns {ns}",
+                                 f"link set {STAFF_IF} up"])
+        self.ip_batch(ns, ["link set lo up", f"link set {PHONE_IF} up"])
+        return Phone(self, ns, name, mac, STAFF_IF)
 
     def set_isolation(self, on: bool, phones: Sequence[Phone] | None = None) -> None:
         """Client isolation between phones, like hostapd's ap_isolate (phones still reach the kit).

@@ -21,12 +21,13 @@ lan_interface = "lan0"
 wan_interface = "wan0"
 upstream_dns = ["198.51.100.53"]
 walled_garden = ["aide.internet.test", "www.service-public.fr"]
-staff_interface = "wlan0_1"
+staff_interface = "wlan1"
 [wifi]
 ssid = "Point numérique"
 country = "FR"
 channel = 11
 staff_ssid = "Equipe"
+staff_channel = 1
 """
 
 
@@ -41,12 +42,24 @@ def rendered(tmp_path: Path) -> Path:
     return tmp_path / "out"
 
 
-def test_render_writes_the_four_files_and_is_idempotent(rendered, tmp_path):
+def test_render_writes_the_five_files_and_is_idempotent(rendered, tmp_path):
     assert sorted(p.name for p in rendered.iterdir()) == [
-        "dnsmasq-captive.conf", "dnsmasq.conf", "hostapd.conf", "nftables.nft"]
+        "dnsmasq-captive.conf", "dnsmasq.conf", "hostapd-staff.conf", "hostapd.conf", "nftables.nft"]
     again = subprocess.run(kiosk_command("--config", str(tmp_path / "kit.toml"), "network", "render", "--dest",
                                          str(rendered)), capture_output=True, text=True, timeout=60, check=False)
-    assert again.stdout.count("unchanged") == 4
+    assert again.stdout.count("unchanged") == 5
+
+
+def test_without_a_staff_wifi_its_hostapd_file_is_removed(rendered, tmp_path):
+    config = tmp_path / "kit.toml"
+    config.write_text(CONFIG.replace('staff_ssid = "Equipe"\n', ""))
+    done = subprocess.run(kiosk_command("--config", str(config), "network", "render", "--dest", str(rendered)),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "hostapd-staff.conf: removed" in done.stdout
+    assert not (rendered / "hostapd-staff.conf").exists()
+    # A wired staff network (no SSID) still gets its addresses.
+    assert "interface=wlan1" in (rendered / "dnsmasq.conf").read_text()
 
 
 def test_dhcp_announces_the_portal_api_and_the_kit_as_router_and_resolver(rendered):
@@ -59,7 +72,8 @@ def test_dhcp_announces_the_portal_api_and_the_kit_as_router_and_resolver(render
     for name in PINNED_PROBE_NAMES:
         assert f"address=/{name}/10.42.0.1" in main
     assert "server=198.51.100.53" in main and "no-resolv" in main
-    assert "interface=wlan0_1" in main  # the staff network gets addresses too
+    assert "interface=wlan1" in main  # the staff network gets addresses too
+    assert "dhcp-option=tag:staff,option:router,10.42.1.1" in main
 
 
 def test_captive_resolver_answers_the_kit_for_everything_but_the_walled_garden(rendered):
@@ -72,13 +86,24 @@ def test_captive_resolver_answers_the_kit_for_everything_but_the_walled_garden(r
     assert "dhcp-range" not in captive
 
 
-def test_hostapd_isolates_clients_and_keeps_the_staff_passphrase_out_of_the_file(rendered):
+def test_hostapd_isolates_participants_and_keeps_the_staff_passphrase_out_of_the_files(rendered):
     hostapd = (rendered / "hostapd.conf").read_text()
     for line in ("interface=lan0", "ssid=Point numérique", "utf8_ssid=1", "country_code=FR", "channel=11",
-                 "ap_isolate=1", "bss=wlan0_1", "ssid=Equipe", "wpa=2",
-                 "wpa_psk_file=/etc/triporteur/staff-wifi.psk"):
+                 "ap_isolate=1"):
         assert line + "\n" in hostapd, line
-    assert "wpa_passphrase" not in hostapd
+    assert "Equipe" not in hostapd and "wpa" not in hostapd and "bss=" not in hostapd  # open, one network
+    staff = (rendered / "hostapd-staff.conf").read_text()
+    for line in ("interface=wlan1", "ssid=Equipe", "wpa=2", "rsn_pairwise=CCMP", "channel=1",
+                 "wpa_psk_file=/etc/triporteur/staff-wifi.psk"):
+        assert line + "\n" in staff, line
+    assert "wpa_passphrase" not in hostapd + staff
+
+
+def test_the_staff_network_gets_everything_and_its_web_port_leads_to_the_dashboard(rendered):
+    ruleset = (rendered / "nftables.nft").read_text()
+    assert 'iifname "wlan1" ip daddr 10.42.1.1 tcp dport 80 redirect to :8081' in ruleset
+    assert 'iifname "wlan1" accept' in ruleset  # input: dashboard, SSH for the tech lead
+    assert 'iifname "wlan1" oifname "wan0" accept' in ruleset  # mediators' phones reach the internet
 
 
 def test_ruleset_owns_only_its_table(rendered):
@@ -138,7 +163,8 @@ def test_hostapd_parses_the_rendered_file_without_error(rendered, tmp_path):
     control = tmp_path / "control.conf"
     control.write_text("interface=lan0\ndriver=nl80211\nchanel=6\n")
     assert "errors found in configuration file" in parse(control)
-    output = parse(rendered / "hostapd.conf")
-    assert "errors found in configuration file" not in output, output
-    assert "unknown configuration item" not in output
-    assert "nl80211" in output  # it went on to the driver, past the whole configuration
+    for name in ("hostapd.conf", "hostapd-staff.conf"):
+        output = parse(rendered / name)
+        assert "errors found in configuration file" not in output, (name, output)
+        assert "unknown configuration item" not in output, name
+        assert "nl80211" in output, name  # it went on to the driver, past the whole configuration

@@ -110,3 +110,12 @@ def test_trusted_tablet_is_always_allowed(portal_kit):
     kit = portal_kit(access__trusted_macs=["02:aa:bb:cc:dd:ee"])
     tablet = kit.phone(ip="10.42.0.50", mac="02:aa:bb:cc:dd:ee")
     assert tablet.get("http://connectivitycheck.gstatic.com/generate_204").status_code == 204
+
+
+def test_mediators_phones_on_the_staff_network_never_see_the_portal(portal_kit):
+    kit = portal_kit(network__staff_interface="wlan1", network__staff_address="10.42.1.1/24")
+    mediator = kit.phone(ip="10.42.1.40", mac="5a:00:00:00:01:40")
+    assert mediator.get("http://connectivitycheck.gstatic.com/generate_204").status_code == 204
+    # Without a staff network configured, the same address is just an unknown phone.
+    plain = portal_kit().phone(ip="10.42.1.40", mac="5a:00:00:00:01:40")
+    assert plain.get("http://connectivitycheck.gstatic.com/generate_204").status_code == 302

@@ -138,3 +138,14 @@ def test_cross_checks_once_each_value_is_valid(tmp_path):
     errors = dict(line.split(": ", 1) for line in check(config).stderr.strip().splitlines())
     assert "must differ" in errors["network.staff_interface"]
     assert "loopback" in errors["portal.listen"]  # nftables, but the portal on 127.0.0.1
+
+
+def test_the_dashboard_is_refused_on_the_participants_network(tmp_path):
+    config = tmp_path / "kit.toml"
+    config.write_text('[portal]\nlisten = "0.0.0.0:8080"\npublic_url = "http://10.42.0.1/"\n'
+                      '[dashboard]\nlisten = "10.42.0.1:8081"\n')
+    errors = dict(line.split(": ", 1) for line in check(config).stderr.strip().splitlines())
+    assert "participants' network" in errors["dashboard.listen"]
+    config.write_text('[portal]\nlisten = "0.0.0.0:8080"\npublic_url = "http://10.42.0.1/"\n'
+                      '[network]\nstaff_interface = "wlan1"\n[dashboard]\nlisten = "10.42.1.1:8081"\n')
+    assert check(config).returncode == 0
