@@ -9,10 +9,11 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from kiosk import settings as settings_module
 from kiosk.adapters.firewall import FirewallError
@@ -61,6 +62,18 @@ def _day(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
+
+
+def _local_day(option: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text) if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text) else None
+    except ValueError:
+        day = None
+    if day is None or not 2000 <= day.year <= 2100:
+        raise UsageError(f"{option} {text[:40]!r} is not a day like 2026-01-31")
+    return day.isoformat()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -165,6 +178,21 @@ def cmd_connections_purge(args: argparse.Namespace) -> int:
     kit = _open_kit(args)
     purged = connections.purge(kit.store, kit.adapters.clock(), kit.settings.connections.retention_days)
     print(f"{purged} connection record(s) older than {kit.settings.connections.retention_days} days purged")
+    return 0
+
+
+def cmd_report_export(args: argparse.Namespace) -> int:
+    from kiosk.services import anonymous_export
+
+    if not args.anonymous:
+        raise UsageError("only the anonymous export exists: `kiosk report export --anonymous` (per-day counts, "
+                         "what the fleet report merges); the detailed CSVs are on the dashboard's Reports page")
+    since, until = _local_day("--since", args.since), _local_day("--until", args.until)
+    if since and until and until < since:
+        raise UsageError("--until must not come before --since")
+    store = anonymous_export.open_read_only(_load(args).store.path)  # never written: kiosk serve may be running
+    days = anonymous_export.daily_counts(store, time.time(), since, until)
+    sys.stdout.write(anonymous_export.to_csv(days))
     return 0
 
 
@@ -371,6 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", required=True, help="end date (UTC), excluded")
     export.add_argument("--output", "-o", help="write to this file instead of the terminal")
     add(conns, "purge", cmd_connections_purge, "delete connection records past the retention period")
+
+    report = commands.add_parser("report", help="activity reports").add_subparsers(
+        dest="report_command", required=True, metavar="ACTION")
+    anonymous = add(report, "export", cmd_report_export,
+                    "per-day activity counts as CSV on standard output (what the fleet report merges); reads the "
+                    "store without writing to it")
+    anonymous.add_argument("--anonymous", action="store_true",
+                           help="per-day counts only, nothing per person or device (required: the only export)")
+    anonymous.add_argument("--since", metavar="YYYY-MM-DD", help="first day, the kit's local time (default: the "
+                           "first recorded)")
+    anonymous.add_argument("--until", metavar="YYYY-MM-DD", help="last day, included (default: the last recorded)")
 
     network = commands.add_parser("network", help="the onboard network").add_subparsers(
         dest="network_command", required=True, metavar="ACTION")

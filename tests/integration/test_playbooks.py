@@ -312,7 +312,9 @@ def test_collect_merges_both_kits_and_names_the_unreachable_one(provisioned, fle
     assert code == 1, "a kit could not be reached: the exit code says so"
     assert "kit-c" in output and "UNREACHABLE" in output
     rows = list(csv.DictReader(io.StringIO((report_dir / "fleet-activity.csv").read_text())))
-    assert set(rows[0]) == {"kit", "area", "day", "sessions", "data_bytes", "session_minutes"}
+    assert tuple(rows[0]) == ("kit", "area", "day", "sessions", "data_bytes", "session_minutes", "accompaniments",
+                              "people_met", "accompaniment_minutes", "outings", "questionnaires", "appointments",
+                              "tablet_loans")
     sessions = {kit: sum(int(row["sessions"]) for row in rows if row["kit"] == kit) for kit in ("kit-a", "kit-b")}
     assert sessions["kit-a"] >= 2 and sessions["kit-b"] == 1, sessions
     assert {row["area"] for row in rows} == {"Nord", "Sud"}
