@@ -20,9 +20,10 @@ class ListenError(OSError):
 
 
 def split_listen(listen: str) -> tuple[str, int]:
-    """``"10.42.1.1:8081"`` or ``"[::1]:8081"`` into host and port."""
+    """``"10.42.1.1:8081"`` or ``"[::1]:8081"`` into host and port (``localhost`` is 127.0.0.1)."""
     host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
+    host = host.strip("[]")
+    return ("127.0.0.1" if host == "localhost" else host), int(port)
 
 
 def bind_listener(listen: str) -> socket.socket:

@@ -487,6 +487,15 @@ def _cross_checks(values: Mapping[str, Any], errors: list[tuple[str, str]]) -> N
         if ipaddress.ip_address(dashboard_host) in lan.network:
             errors.append(("dashboard.listen", "must not be on the participants' network: use the kit's staff "
                                                "address (network.staff_address) or 127.0.0.1"))
+    if values["firewall.backend"] == "nftables" and not any(key == "dashboard.listen" for key, _ in errors):
+        # On a kit the listener may bind before its address exists (IP_FREEBIND), so a mistyped address
+        # would start silently unreachable: only the staff address or the kit itself.
+        allowed = {"127.0.0.1", "::1", "localhost"}
+        if staff:
+            allowed.add(str(ipaddress.IPv4Interface(values["network.staff_address"]).ip))
+        if dashboard_host not in allowed:
+            errors.append(("dashboard.listen", "must be the kit's staff address (network.staff_address) "
+                                               "or 127.0.0.1"))
 
 
 def load(config: str | os.PathLike[str] | None = None,

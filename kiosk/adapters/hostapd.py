@@ -56,6 +56,8 @@ def render_staff(plan: NetworkPlan) -> str | None:
         "rsn_pairwise=CCMP",
         "# The passphrase is in a file made on the device at first boot, never in the settings.",
         f"wpa_psk_file={plan.staff_psk_file}",
+        "# Mediators' phones and a tech lead's laptop never talk to each other directly either.",
+        "ap_isolate=1",
         "max_num_sta=16",
     ]
     return "\n".join(lines) + "\n"

@@ -306,6 +306,17 @@ def test_the_staff_network_reaches_the_dashboard_and_the_internet_without_the_po
         assert not phone.tcp_connect(KIT_STAFF_IP, port, timeout=3).open, port
     assert not phone.tcp_connect(MEDIATOR_IP, 8000, timeout=3).open
 
+    # A participant who takes a staff address on the open Wi-Fi is dropped at the door: the kiosk trusts
+    # the staff network by address, so it must never see such a packet.
+    spoofer = topology.add_phone("spoofer")
+    spoofer.static("10.42.1.77/16")  # /16: the kit's 10.42.0.1 stays its gateway
+    dropped = kit.dropped_as_spoofed("lan0")
+    probe = spoofer.http_get(f"http://{KIT_LAN_IP}/generate_204", host_header="connectivitycheck.gstatic.com",
+                             timeout=2)
+    assert probe.status is None, probe
+    assert not spoofer.http_get(f"http://{PUBLIC_SERVER}/", timeout=2).status
+    assert kit.dropped_as_spoofed("lan0") > dropped
+
 
 def test_with_the_uplinks_own_resolvers_nothing_is_forwarded_before_accepting(tmp_path):
     """network.upstream_dns left empty: the main resolver uses the uplink's (resolv.conf). The captive

@@ -169,6 +169,16 @@ print(json.dumps({{"status": r.status, "location": r.getheader("Location") or ""
         return next(item["set"].get("elem", []) for item in listing["nftables"] if "set" in item)
 
 
+    def dropped_as_spoofed(self, interface: str) -> int:
+        """Packets the kit's anti-spoofing rule dropped so far on ``interface`` (its counter)."""
+        listing = json.loads(self.host.run(["nft", "-j", "list", "chain", "inet", "kiosk", "antispoof"]).stdout)
+        for item in listing["nftables"]:
+            expressions = item.get("rule", {}).get("expr", [])
+            if {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": interface}} in expressions:
+                return next(e["counter"]["packets"] for e in expressions if "counter" in e)
+        raise AssertionError(f"no anti-spoofing rule for {interface}")
+
+
 def wait_until(predicate, timeout: float, what: str):
     """Poll with a deadline (never a blind sleep): the kit's housekeeping runs every second here."""
     return wait_for(predicate, timeout, what, interval=0.2)

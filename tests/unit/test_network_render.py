@@ -93,7 +93,7 @@ def test_hostapd_isolates_participants_and_keeps_the_staff_passphrase_out_of_the
         assert line + "\n" in hostapd, line
     assert "Equipe" not in hostapd and "wpa" not in hostapd and "bss=" not in hostapd  # open, one network
     staff = (rendered / "hostapd-staff.conf").read_text()
-    for line in ("interface=wlan1", "ssid=Equipe", "wpa=2", "rsn_pairwise=CCMP", "channel=1",
+    for line in ("interface=wlan1", "ssid=Equipe", "wpa=2", "rsn_pairwise=CCMP", "channel=1", "ap_isolate=1",
                  "wpa_psk_file=/etc/triporteur/staff-wifi.psk"):
         assert line + "\n" in staff, line
     assert "wpa_passphrase" not in hostapd + staff
@@ -101,7 +101,10 @@ def test_hostapd_isolates_participants_and_keeps_the_staff_passphrase_out_of_the
 
 def test_the_staff_network_gets_everything_and_its_web_port_leads_to_the_dashboard(rendered):
     ruleset = (rendered / "nftables.nft").read_text()
-    assert 'iifname "wlan1" ip daddr 10.42.1.1 tcp dport 80 redirect to :8081' in ruleset
+    assert 'iifname "wlan1" ip daddr 10.42.1.1 tcp dport 80 dnat ip to 10.42.1.1:8081' in ruleset
+    # Neither side may use the other's addresses: the kiosk trusts the staff network by address.
+    assert 'iifname "lan0" ip saddr != { 0.0.0.0, 10.42.0.0/24 } counter drop' in ruleset
+    assert 'iifname "wlan1" ip saddr != { 0.0.0.0, 10.42.1.0/24 } counter drop' in ruleset
     assert 'iifname "wlan1" accept' in ruleset  # input: dashboard, SSH for the tech lead
     assert 'iifname "wlan1" oifname "wan0" accept' in ruleset  # mediators' phones reach the internet
 

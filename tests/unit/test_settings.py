@@ -149,3 +149,18 @@ def test_the_dashboard_is_refused_on_the_participants_network(tmp_path):
     config.write_text('[portal]\nlisten = "0.0.0.0:8080"\npublic_url = "http://10.42.0.1/"\n'
                       '[network]\nstaff_interface = "wlan1"\n[dashboard]\nlisten = "10.42.1.1:8081"\n')
     assert check(config).returncode == 0
+
+
+def test_on_a_kit_the_dashboard_listens_only_on_the_staff_address_or_the_kit_itself(tmp_path):
+    """The listener binds even before its address exists (the staff adapter may come later), so a typo
+    would start silently unreachable: refused instead."""
+    base = ('[portal]\nlisten = "0.0.0.0:8080"\npublic_url = "http://10.42.0.1/"\n[firewall]\nbackend = "nftables"\n'
+            '[network]\nstaff_interface = "wlan1"\n')
+    config = tmp_path / "kit.toml"
+    for listen, valid in (("10.42.2.1:8081", False), ("0.0.0.0:8081", False), ("10.42.1.1:8081", True),
+                          ("127.0.0.1:8081", True), ("localhost:8081", True)):
+        config.write_text(base + f'[dashboard]\nlisten = "{listen}"\n')
+        result = check(config)
+        assert (result.returncode == 0) is valid, (listen, result.stderr)
+        if not valid:
+            assert "dashboard.listen: must be the kit's staff address" in result.stderr
