@@ -38,6 +38,7 @@ from kiosk.services.secrets import get_or_create
 from kiosk.services.status import StatusService
 from kiosk.store import StoreError
 from kiosk.web import errors
+from kiosk.web.assist import AssistTickets, kit_tickets
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.i18n import LANGUAGES, Catalogues
 
@@ -68,6 +69,7 @@ class DashboardContext:
     status: StatusService
     tablets: DashboardTablets
     privacy: PrivacyService
+    assist: AssistTickets
 
 
 def ctx() -> DashboardContext:
@@ -119,6 +121,7 @@ def build_context(kit: Kit) -> DashboardContext:
         status=StatusService(store, kit.access, kit.uplink, Health(), Path(settings.network.dhcp_leases), clock),
         tablets=DashboardTablets(settings, store, clock),
         privacy=PrivacyService(settings, store, activity, clock),
+        assist=kit_tickets(store, clock),
     )
 
 

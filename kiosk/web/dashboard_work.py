@@ -1,7 +1,10 @@
 """The dashboard's field work: the outing, activity records in three taps, and the lists (appointment
-requests, tablets, participants' internet sessions). Every change is a form post answered by a redirect."""
+requests, tablets, participants' internet sessions) and the link that opens the questionnaire in mediator mode.
+Every change is a form post answered by a redirect."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, request, url_for
 
@@ -12,6 +15,7 @@ from kiosk.services.dashboard_appointments import AppointmentFollowUp
 from kiosk.services.dashboard_tablets import TabletActionError
 from kiosk.services.outings import PLACE_KINDS, AlreadyOpen, OutingError, check_draft
 from kiosk.services.status import tablet_lines
+from kiosk.web.booklet import qr_svg
 from kiosk.web.dashboard import ctx, flash_message, page, tr
 
 blueprint = Blueprint("work", __name__)
@@ -174,6 +178,23 @@ def tablet_action(name: str, action: str):
     except TabletActionError as problem:
         flash_message("error", tr("%(name)s: not done (%(reason)s).", name=name, reason=str(problem)))
     return redirect(url_for("work.tablets"), code=303)
+
+
+# --- the questionnaire in mediator mode -----------------------------------------------------------------
+
+def assisted_questionnaire_url() -> str:
+    """The portal's questionnaire with a fresh assist ticket: only a logged-in mediator reaches this."""
+    from kiosk.web.app import landing_url  # app.py builds this module's app: imported late
+
+    context = ctx()
+    return f"{landing_url(context.kit.settings)}questionnaire?{urlencode({'assist': context.assist.issue()})}"
+
+
+@blueprint.get("/questionnaire")
+def assisted_questionnaire():
+    url = assisted_questionnaire_url()
+    return page("dashboard/assisted.html", url=url,
+                qr=qr_svg(url, tr("QR code of the questionnaire in mediator mode")))
 
 
 # --- participants' internet sessions ---------------------------------------------------------------------

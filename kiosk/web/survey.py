@@ -4,12 +4,15 @@ results, the mediator's detailed view and a page to print. Plain forms and links
 A visit's pages live under ``/questionnaire/v/<code>/``; the code is the only key (no cookie). Every form
 carries a token bound to the phone and, for answers, to the visit and the question: a post made for one
 visit or question is refused on another.
+
+Mediator mode (an *assisted* visit, counted as such in the reports) needs an assist ticket from the dashboard
+(``kiosk.web.assist``): ``?assist=<ticket>`` on the intro, then the same ticket in the start form.
 """
 
 from __future__ import annotations
 
 from babel.lists import format_list
-from flask import Blueprint, abort, g, redirect, request, send_file, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, send_file, url_for
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
@@ -26,6 +29,7 @@ from kiosk.services.survey import (
 )
 from kiosk.services.survey_audio import clips_for
 from kiosk.services.survey_content import Item, Questionnaire
+from kiosk.web.assist import AssistTickets, kit_tickets
 from kiosk.web.chart import bands_chart
 from kiosk.web.survey_common import (
     check_token,
@@ -77,12 +81,27 @@ def _questionnaire_pictures(questionnaire: Questionnaire) -> dict[str, str]:
     return {area.id: area.pictogram for area in questionnaire.areas}
 
 
+def _assist_tickets() -> AssistTickets:
+    app = current_app
+    if "kiosk.assist" not in app.extensions:
+        kit = context().kit
+        app.extensions["kiosk.assist"] = kit_tickets(kit.store, kit.adapters.clock)
+    return app.extensions["kiosk.assist"]
+
+
+def _intro_page(ticket: str | None) -> tuple[str, int, dict[str, str]]:
+    """The intro, in mediator mode with a valid ticket; a stale or foreign ticket gets a plain notice."""
+    library = context().services.library
+    assisted = bool(ticket) and _assist_tickets().valid(ticket)
+    return page("survey/intro.html", questionnaires=list(library.questionnaires.values()),
+                assisted=assisted, assist_ticket=ticket if assisted else None,
+                assist_expired=bool(ticket) and not assisted, lang_args={"assist": ticket} if assisted else {},
+                start_token=token(START), resume_token=token(RESUME), text_of=text_of, lang_endpoint="survey.intro")
+
+
 @blueprint.get("")
 def intro():
-    library = context().services.library
-    assisted = request.args.get("assisted") == "1"
-    return page("survey/intro.html", questionnaires=list(library.questionnaires.values()), assisted=assisted,
-                start_token=token(START), resume_token=token(RESUME), text_of=text_of)
+    return _intro_page(request.args.get("assist"))
 
 
 @blueprint.post("/start")
@@ -92,11 +111,12 @@ def start():
     questionnaire = services.library.get(request.form.get("questionnaire", ""))
     if questionnaire is None:
         raise BadRequest("unknown questionnaire")
-    assisted = request.form.get("assisted", "0")
-    if assisted not in ("0", "1"):
-        raise BadRequest("bad assisted flag")
+    ticket = request.form.get("assist")
+    assisted = bool(ticket) and _assist_tickets().valid(ticket)
+    if ticket and not assisted:
+        return _intro_page(ticket)  # expired while the page was open: nothing started, the mediator sees why
     try:
-        visit = services.visits.start(questionnaire, g.lang, nonce=posted, assisted=assisted == "1")
+        visit = services.visits.start(questionnaire, g.lang, nonce=posted, assisted=assisted)
     except Finished:
         return problem("unknown_code", 404)
     return _see_other("survey.code_page", code=visit.code)

@@ -207,6 +207,26 @@ def test_a_mediator_runs_an_outing_from_the_phone(mediator_phone, tmp_path: Path
     page.get_by_role("link", name=re.compile("Place de l'église")).click()
     expect(page.locator("section.figures")).to_contain_text("1 prêts de tablettes")
 
+    # The questionnaire in mediator mode: a link and its QR code, opened here on a tablet's browser.
+    page.get_by_role("link", name="Tablettes").click()
+    page.get_by_role("link", name=re.compile("Questionnaire accompagné")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Questionnaire accompagné")
+    expect(page.locator("svg.qr")).to_be_visible()
+    _screenshot(page, "dashboard-assisted.png")
+    link = page.locator("#assisted-link").get_attribute("href")
+    assert link and "/questionnaire?assist=" in link
+    assert page.context.browser is not None
+    tablet_browser = page.context.browser.new_context(java_script_enabled=False, locale="fr-FR")
+    try:
+        on_tablet = tablet_browser.new_page()
+        on_tablet.goto(link, wait_until="load")
+        expect(on_tablet.locator(".notice.assisted")).to_contain_text("Mode médiateur")
+        on_tablet.locator("form[action='/questionnaire/start'] button").click()
+        on_tablet.locator("a.button").click()
+        expect(on_tablet.locator(".notice.assisted")).to_have_text("Rempli avec un médiateur")
+    finally:
+        tablet_browser.close()
+
     outside = [url for url in dashboard.requests if not dashboard.owns(url)]
     assert outside == [], f"the dashboard made the phone fetch from elsewhere: {outside}"
 

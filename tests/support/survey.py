@@ -70,12 +70,16 @@ class Participant:
         assert response.status_code == 303, (response.status_code, text(response)[:2000])
         return self.get(response.headers["Location"])
 
-    def start(self, assisted: bool = False) -> TestResponse:
-        """Opens the intro, presses start; returns the "your code" page."""
-        intro = text(self.get(f"/questionnaire?lang={self.lang}" + ("&assisted=1" if assisted else "")))
+    def start(self, assist: str | None = None) -> TestResponse:
+        """Opens the intro (with the dashboard's assist ticket ``assist``, if given), presses start; returns the
+        "your code" page."""
+        intro = text(self.get(f"/questionnaire?lang={self.lang}" + (f"&assist={assist}" if assist else "")))
         action, token = token_for(intro, "/questionnaire/start")
-        response = self.post(action, {"csrf_token": token, "lang": self.lang, "questionnaire": "competences",
-                                      "assisted": "1" if assisted else "0"})
+        data = {"csrf_token": token, "lang": self.lang, "questionnaire": "competences"}
+        carried = re.search(r'name="assist" value="([^"]*)"', intro)
+        if carried:
+            data["assist"] = html.unescape(carried.group(1))
+        response = self.post(action, data)
         location = response.headers["Location"]
         self.code = location.split("/v/")[1].split("?")[0]
         return self.follow(response)

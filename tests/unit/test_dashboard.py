@@ -25,9 +25,9 @@ BASE = "http://127.0.0.1:8081"
 PASSWORD = "correct horse battery"  # noqa: S105 - the test kit's own password
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-GET_ROUTES = ["/", "/outing", "/activity", "/activity?kind=individuel", "/appointments", "/tablets", "/sessions",
-              "/reports", "/reports/week/2026-W38", "/reports/month/2026-09", "/reports/month/2026-09/activities.csv",
-              "/reports/month/2026-09?print=1", "/clock", "/privacy"]
+GET_ROUTES = ["/", "/outing", "/activity", "/activity?kind=individuel", "/appointments", "/tablets", "/questionnaire",
+              "/sessions", "/reports", "/reports/week/2026-W38", "/reports/month/2026-09",
+              "/reports/month/2026-09/activities.csv", "/reports/month/2026-09?print=1", "/clock", "/privacy"]
 POST_ROUTES = ["/logout", "/outing/start", "/outing/end", "/activity", "/activity/1/delete", "/appointments/1/done",
                "/tablets/tab-1/lend", "/tablets/tab-1/return", "/tablets/tab-1/wipe", "/sessions/1/revoke",
                "/clock/phone", "/clock/network", "/privacy/purge"]

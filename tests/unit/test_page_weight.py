@@ -12,6 +12,7 @@ from werkzeug.test import TestResponse
 
 from kiosk.services.survey_content import load_library
 from kiosk.settings import KNOWN_LANGUAGES
+from kiosk.web.assist import kit_tickets
 from tests.support.survey import BASE, Participant, level, question, text, token_for
 from tests.support.system import REPO
 from tests.unit.test_portal_probes import accept
@@ -35,7 +36,9 @@ def pages(kit) -> Iterator[tuple[str, TestResponse, Participant]]:
         yield f"{lang} landing", person.get(f"/?lang={lang}"), person
         yield f"{lang} info", person.get(f"/info?lang={lang}"), person
         yield f"{lang} intro", person.get(f"/questionnaire?lang={lang}"), person
-        yield f"{lang} intro (mediator)", person.get(f"/questionnaire?lang={lang}&assisted=1"), person
+        ticket = kit_tickets(kit.apps.kit.store, kit.clock).issue()
+        yield f"{lang} intro (mediator)", person.get(f"/questionnaire?lang={lang}&assist={ticket}"), person
+        yield f"{lang} intro (expired mediator link)", person.get(f"/questionnaire?lang={lang}&assist=x.y"), person
         yield f"{lang} code", person.start(), person
         response = person.first_question()
         for _ in questionnaire.items:

@@ -10,6 +10,7 @@ import pytest
 
 from kiosk.services import survey as survey_service
 from kiosk.services.survey_stats import summary
+from kiosk.web.assist import kit_tickets
 from tests.conftest import PHONE_IP, PortalKit
 from tests.support.survey import BASE, Participant, level, question, text, token_for
 
@@ -133,11 +134,17 @@ def test_i_dont_understand_is_stored_as_no_answer(kit):
     assert rows(kit, "SELECT value FROM survey_answers")[0]["value"] is None
 
 
+def assist_ticket(kit: PortalKit) -> str:
+    """A ticket as the dashboard issues it (test_survey_assist.py gets one through the mediator's login)."""
+    return kit_tickets(kit.apps.kit.store, kit.clock).issue()
+
+
 def test_mediator_assisted_visits_are_flagged_on_the_record_and_on_screen(kit):
     person = participant(kit)
-    intro = text(person.get("/questionnaire?lang=fr&assisted=1"))
+    ticket = assist_ticket(kit)
+    intro = text(person.get(f"/questionnaire?lang=fr&assist={ticket}"))
     assert "Mode médiateur" in intro
-    person.start(assisted=True)
+    person.start(assist=ticket)
     assert "Rempli avec un médiateur" in text(person.first_question())
     assert rows(kit, "SELECT assisted FROM survey_visits")[0]["assisted"] == 1
 
@@ -227,17 +234,17 @@ def test_a_double_tap_on_start_makes_one_visit(kit):
     person = participant(kit)
     intro = text(person.get("/questionnaire?lang=fr"))
     action, token = token_for(intro, "/questionnaire/start")
-    data = {"csrf_token": token, "lang": "fr", "questionnaire": "competences", "assisted": "0"}
+    data = {"csrf_token": token, "lang": "fr", "questionnaire": "competences"}
     first, second = person.post(action, data), person.post(action, data)
     assert first.headers["Location"] == second.headers["Location"]
     assert len(rows(kit, "SELECT id FROM survey_visits")) == 1
 
 
-@pytest.mark.parametrize("field", [{"questionnaire": "other"}, {"assisted": "2"}, {"csrf_token": "1.x"}])
+@pytest.mark.parametrize("field", [{"questionnaire": "other"}, {"questionnaire": ""}, {"csrf_token": "1.x"}])
 def test_a_tampered_start_is_refused(kit, field):
     person = participant(kit)
     action, token = token_for(text(person.get("/questionnaire?lang=fr")), "/questionnaire/start")
-    data = {"csrf_token": token, "lang": "fr", "questionnaire": "competences", "assisted": "0", **field}
+    data = {"csrf_token": token, "lang": "fr", "questionnaire": "competences", **field}
     assert person.post(action, data).status_code == 400
     assert rows(kit, "SELECT id FROM survey_visits") == []
 
@@ -280,7 +287,7 @@ def test_the_resume_code_expires_a_week_after_the_last_answer(kit):
 
 def test_no_address_and_no_time_of_day_is_stored_with_answers(kit):
     person = participant(kit)
-    person.start(assisted=False)
+    person.start()
     person.run(level(2))
     for table in ("survey_visits", "survey_answers", "survey_booklets", "survey_appointments", "survey_requests"):
         columns = {row["name"] for row in rows(kit, f"PRAGMA table_info({table})")}
@@ -414,7 +421,7 @@ def test_statistics_count_bands_needs_and_languages_but_never_a_sensitive_need(k
 
     _results_page(kit, choose=residence)
     participant_ar = participant(kit, ip=OTHER_IP, lang="ar")
-    participant_ar.start(assisted=True)
+    participant_ar.start(assist=assist_ticket(kit))
     participant_ar.run(level(3))
     participant(kit, ip="10.42.0.99").start()  # started, not finished
     _appointment(participant(kit))
