@@ -41,6 +41,10 @@ SYSTEM_TOOLS: dict[str, str] = {
     "npm": "npm",
     "debootstrap": "debootstrap",
     "zstd": "zstd",
+    # tests/integration/test_playbooks_vm.py: a baked kit booted under QEMU, reached over SSH.
+    "qemu-system-x86_64": "qemu-system-x86",
+    "mkfs.ext4": "e2fsprogs",
+    "ssh": "openssh-client",
 }
 AXE = CHECKOUT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 
