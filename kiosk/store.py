@@ -92,8 +92,14 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A transaction that is durable on disk when the block exits without error."""
+        """A transaction that is durable on disk when the block exits without error.
+
+        Inside another ``write`` of the same thread it is a savepoint: undone alone on error, durable
+        with the outer transaction."""
         connection = self._connection()
+        if connection.in_transaction:
+            yield from self._savepoint(connection)
+            return
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -106,6 +112,20 @@ class Store:
         except sqlite3.Error as problem:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
+            raise _explain(problem, self.path) from None
+
+    def _savepoint(self, connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        try:
+            connection.execute("SAVEPOINT nested")
+            try:
+                yield connection
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK TO nested")
+                    connection.execute("RELEASE nested")
+                raise
+            connection.execute("RELEASE nested")
+        except sqlite3.Error as problem:
             raise _explain(problem, self.path) from None
 
     @contextmanager

@@ -210,32 +210,35 @@ class AccessService:
 
     def _end(self, sessions: list[Session], reason: str) -> tuple[list[Session], FirewallError | None]:
         """Close each session in the firewall first, then record it as ended. A session the firewall
-        could not close stays open in the store, so the next sweep tries again."""
+        could not close stays open in the store, so the next sweep tries again.
+
+        Both happen inside one write transaction: it serialises with ``_restore`` in any process (the CLI,
+        the web process's sweep), so a sweep cannot put back a session a mediator is ending."""
         if not sessions:
             return [], None
         now = self._now()
         ending = {session.id for session in sessions}
-        still_open = [s for s in self.open_sessions() if s.id not in ending]
         ended: list[Session] = []
         failure: FirewallError | None = None
-        for session in sessions:
-            shared = any(other.client == session.client for other in still_open)
-            if not self.is_trusted(session.mac) and not shared:
-                try:
-                    self._firewall.revoke(session.client)
-                except FirewallError as problem:
-                    log.error("could not close session %d of %s: %s", session.id, session.client, problem)
-                    failure = problem
-                    continue
-            ended.append(session)
-        if ended:
-            with self._store.write() as db:
-                db.executemany(
-                    "UPDATE access_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-                    [(min(now, s.ends_at) if reason == "expired" else now, reason, s.id) for s in ended],
-                )
-            for session in ended:
-                log.info("session %d of %s ended: %s", session.id, session.client, reason)
+        with self._store.write() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE ended_at IS NULL").fetchall()  # noqa: S608
+            still_open = [s for s in map(_session, rows) if s.id not in ending]
+            for session in sessions:
+                shared = any(other.client == session.client for other in still_open)
+                if not self.is_trusted(session.mac) and not shared:
+                    try:
+                        self._firewall.revoke(session.client)
+                    except FirewallError as problem:
+                        log.error("could not close session %d of %s: %s", session.id, session.client, problem)
+                        failure = problem
+                        continue
+                ended.append(session)
+            db.executemany(
+                "UPDATE access_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+                [(min(now, s.ends_at) if reason == "expired" else now, reason, s.id) for s in ended],
+            )
+        for session in ended:
+            log.info("session %d of %s ended: %s", session.id, session.client, reason)
         return ended, failure
 
     def open_sessions(self) -> list[Session]:
@@ -283,12 +286,16 @@ class AccessService:
         again, and count from the bytes used so far since their counters restart at zero."""
         gone = {session.id for sessions in ended.values() for session in sessions}
         for session in (s for s in lost if s.id not in gone):
-            try:
-                self._firewall.grant(Grant(session.client, session.ends_at))
-            except FirewallError as problem:
-                log.error("could not restore session %d of %s: %s", session.id, session.client, problem)
-                continue
             with self._store.write() as db:
+                # Read again under the write lock: a mediator may have ended it since the sweep looked.
+                if db.execute("SELECT 1 FROM access_sessions WHERE id = ? AND ended_at IS NULL",
+                              (session.id,)).fetchone() is None:
+                    continue
+                try:
+                    self._firewall.grant(Grant(session.client, session.ends_at))
+                except FirewallError as problem:
+                    log.error("could not restore session %d of %s: %s", session.id, session.client, problem)
+                    continue
                 db.execute("UPDATE access_sessions SET bytes_base = bytes_used WHERE id = ?", (session.id,))
             log.warning("session %d of %s was missing from the firewall: restored", session.id, session.client)
 

@@ -211,6 +211,43 @@ def test_a_revoke_the_helper_cannot_do_is_retried_by_the_next_sweep(namespace, t
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def test_a_sweep_running_while_a_mediator_denies_does_not_put_the_phone_back(helper, tmp_path):
+    """The web process sweeps every few seconds; a mediator's `clients deny` runs in another process. A
+    sweep that looks between the deny's firewall change and its record must not restore the element.
+
+    Two services on two store connections stand for the two processes; the sweep is started from inside
+    the deny's revoke, the one moment the race can happen, so the test does not depend on luck."""
+    import threading
+
+    from kiosk.services.access import AccessService, Limits
+    from kiosk.store import Store
+
+    namespace, sock = helper
+    Store(tmp_path / "kiosk.db").upgrade()
+    web = AccessService(Store(tmp_path / "kiosk.db"), PrivilegedFirewall(sock), Limits(3600, 1800, 0), [],
+                        time.time)
+    sweeps: list[threading.Thread] = []
+
+    class SweepDuringRevoke(PrivilegedFirewall):
+        def revoke(self, client: Client) -> None:
+            super().revoke(client)
+            sweep = threading.Thread(target=web.sweep)
+            sweep.start()
+            sweep.join(timeout=2)  # a sweep free to finish here would restore the element
+            sweeps.append(sweep)
+
+    cli = AccessService(Store(tmp_path / "kiosk.db"), SweepDuringRevoke(sock), Limits(3600, 1800, 0), [],
+                        time.time)
+    cli.grant("10.42.0.23", "5a:11:22:33:44:55", "fr")
+    assert len(elements(namespace, "allowed")) == 1
+    assert cli.revoke(ip="10.42.0.23") == 1
+    for sweep in sweeps:
+        sweep.join(timeout=30)
+        assert not sweep.is_alive()
+    assert elements(namespace, "allowed") == []
+    assert web.open_sessions() == []
+
+
 # --- set_clock: the one other thing the helper does ------------------------------------------------------
 
 @pytest.mark.parametrize("payload", [
