@@ -135,6 +135,11 @@ class PrivilegedServer:
             try:
                 uid = peer_uid(connection)
                 if uid not in self._allowed:
+                    # Read its request first (briefly): closing on a caller still writing gives it a broken
+                    # pipe instead of the reason it was refused.
+                    connection.settimeout(2)
+                    with contextlib.suppress(OSError, RequestError):
+                        _read_line(connection)
                     raise RequestError(f"user {uid} may not change the firewall")
                 request = json.loads(_read_line(connection) or b"null")
                 reply = {"ok": True, "result": handle(self._firewall, request, self._set_clock)}

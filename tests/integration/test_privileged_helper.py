@@ -153,8 +153,9 @@ def test_a_user_not_named_at_start_is_refused(helper):
     setpriv = need_binary("setpriv")
     # Debian's own python3, standard library only: the test's interpreter may sit in root's home.
     python = need_binary("/usr/bin/python3")
-    code = ("import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-            "s.sendall(b'{\"op\": \"grant\", \"args\": {\"ip\": \"10.42.0.9\", \"mac\": "
+    # It writes a moment after connecting, as a busy caller may: it must still hear why it was refused.
+    code = ("import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+            "time.sleep(0.3); s.sendall(b'{\"op\": \"grant\", \"args\": {\"ip\": \"10.42.0.9\", \"mac\": "
             "\"aa:bb:cc:dd:ee:09\", \"expires_at\": null}}\\n'); print(s.recv(4096).decode())")
     os.chmod(sock.parent, 0o755)  # noqa: S103 - let nobody reach the socket: the uid check must refuse it
     result = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--groups=65534", python, "-c", code,
