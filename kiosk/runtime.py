@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from kiosk.adapters import natports
 from kiosk.adapters.firewall import Firewall, RecordingFirewall
 from kiosk.adapters.neighbours import NeighbourTable
 from kiosk.adapters.netplan import NetworkPlan
@@ -45,6 +46,19 @@ def build_firewall(settings: Settings, store: Store, clock: Callable[[], float])
     return PrivilegedFirewall(settings.firewall.helper_socket)
 
 
+def _nat_ports_of(settings: Settings) -> Callable[[str | None], str | None]:
+    """Each session records its address's NAT port block, when the kit's own ruleset does the NAT."""
+    if settings.firewall.backend == "none":
+        return lambda ip: None
+    lan = NetworkPlan.from_settings(settings).lan
+
+    def describe(ip: str | None) -> str | None:
+        block = natports.block_for(lan, ip)
+        return str(block) if block else None
+
+    return describe
+
+
 @dataclass
 class Kit:
     settings: Settings
@@ -77,5 +91,6 @@ class Kit:
         staff = settings.network
         access = AccessService(store, adapters.firewall, Limits.from_settings(settings),
                                settings.access.trusted_macs, adapters.clock,
-                               trusted_networks=(staff.staff_address,) if staff.staff_interface else ())
+                               trusted_networks=(staff.staff_address,) if staff.staff_interface else (),
+                               nat_ports=_nat_ports_of(settings))
         return cls(settings, store, adapters, access, uplink)

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from kiosk.adapters import natports
+
 KNOWN_LANGUAGES = ("fr", "en", "ar", "uk", "es")
 FIREWALL_BACKENDS = ("none", "nftables")
 CONFIG_ENV = "KIOSK_CONFIG"
@@ -316,7 +318,8 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("network", "lan_interface", INTERFACE, "wlan0", "Interface of the participants' Wi-Fi."),
     Setting("network", "wan_interface", INTERFACE, "wwan0",
             "Interface of the uplink (4G modem, HiLink dongle, tethered phone)."),
-    Setting("network", "lan_address", IPV4_INTERFACE, "10.42.0.1/24", "The kit's address on the participants' side."),
+    Setting("network", "lan_address", IPV4_INTERFACE, "10.42.0.1/24",
+            "The kit's address on the participants' side; its network is a /24 or smaller."),
     Setting("network", "dhcp_first", IPV4, "10.42.0.20", "First address handed out to phones."),
     Setting("network", "dhcp_last", IPV4, "10.42.0.250", "Last address handed out to phones."),
     Setting("network", "dhcp_lease_minutes", POSITIVE, 180, "How long a phone keeps its address."),
@@ -460,6 +463,8 @@ def _cross_checks(values: Mapping[str, Any], errors: list[tuple[str, str]]) -> N
     if values["portal.default_language"] not in values["portal.languages"]:
         errors.append(("portal.default_language", "must be one of portal.languages"))
     lan = ipaddress.IPv4Interface(values["network.lan_address"])
+    if problem := natports.too_large(lan):
+        errors.append(("network.lan_address", problem))
     for key in ("network.dhcp_first", "network.dhcp_last"):
         address = ipaddress.IPv4Address(values[key])
         if address not in lan.network or address == lan.ip:

@@ -17,6 +17,7 @@ from kiosk.store import Store, StoreError
 log = logging.getLogger("kiosk.access")
 
 Clock = Callable[[], float]
+NatPorts = Callable[[str | None], str | None]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Session:
     last_activity_at: int
     ended_at: int | None
     end_reason: str | None
+    nat_ports: str | None  # the block of NAT source ports its address used ("10219-10437"), for the log
 
     @property
     def client(self) -> Client:
@@ -83,7 +85,7 @@ class ClientState:
 
 
 _COLUMNS = ("id, ip, mac, language, granted_by, started_at, ends_at, idle_timeout_s, quota_bytes, "
-            "bytes_base, bytes_used, last_activity_at, ended_at, end_reason")
+            "bytes_base, bytes_used, last_activity_at, ended_at, end_reason, nat_ports")
 
 
 def _session(row) -> Session:
@@ -92,12 +94,14 @@ def _session(row) -> Session:
 
 class AccessService:
     def __init__(self, store: Store, firewall: Firewall, limits: Limits, trusted_macs: list[str],
-                 clock: Clock, trusted_networks: tuple[str, ...] = ()) -> None:
+                 clock: Clock, trusted_networks: tuple[str, ...] = (),
+                 nat_ports: NatPorts = lambda ip: None) -> None:
         self._store = store
         self._firewall = firewall
         self._limits = limits
         self._trusted = frozenset(mac.lower() for mac in trusted_macs)
         self._clock = clock
+        self._nat_ports = nat_ports
         # The mediators' network: its devices never see the portal.
         self._trusted_networks = tuple(ipaddress.ip_network(net, strict=False) for net in trusted_networks)
 
@@ -164,9 +168,10 @@ class AccessService:
                            (now, mac, ip))
                 cursor = db.execute(
                     "INSERT INTO access_sessions (ip, mac, language, granted_by, started_at, ends_at, "
-                    "idle_timeout_s, quota_bytes, last_activity_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "idle_timeout_s, quota_bytes, last_activity_at, nat_ports) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (ip, mac, language, granted_by, now, now + limits.session_seconds, limits.idle_seconds,
-                     limits.quota_bytes, now),
+                     limits.quota_bytes, now, self._nat_ports(ip)),
                 )
                 session = _session(db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE id = ?",  # noqa: S608
                                               (cursor.lastrowid,)).fetchone())

@@ -235,6 +235,38 @@ def test_mediator_allows_and_denies_from_the_command_line(network):
     assert lands_on_portal(phone)
 
 
+def test_the_connection_log_names_the_phone_behind_a_public_source_port(network):
+    """Both phones share the kit's uplink address; a lawful request names that address and a source port.
+    The port the public server saw falls in the block the log records for that phone, and only there."""
+    import csv
+    import io
+
+    topology, kit, _ = network
+    phones = {name: topology.add_phone(name) for name in ("nata", "natb")}
+    addresses = {}
+    for name, phone in phones.items():
+        addresses[name] = phone.dhcp().address
+        assert kit.kiosk("clients", "allow", "--ip", addresses[name]).returncode == 0
+    before = len(topology.internet_hits())
+    for phone in phones.values():
+        for _ in range(3):
+            assert internet_answers(phone)
+        assert phone.udp_exchange(PUBLIC_SERVER, 443, b"quic?", timeout=3).reply == b"quic?"
+    hits = topology.internet_hits()[before:]
+    export = kit.kiosk("connections", "export", "--since", "2000-01-01", "--until", "2100-01-01")
+    assert export.returncode == 0, export.stderr
+    blocks = {row["ip_address"]: row["nat_source_ports"] for row in csv.DictReader(io.StringIO(export.stdout))
+              if row["end_utc"] == ""}
+    spans = {name: tuple(map(int, blocks[ip].split("-"))) for name, ip in addresses.items()}
+    assert spans["nata"] != spans["natb"]
+    seen = [hit["client_port"] for hit in hits if hit["service"] in ("http", "udp")]
+    assert len(seen) == 8
+    for port in seen:
+        owners = [name for name, (first, last) in spans.items() if first <= port <= last]
+        assert len(owners) == 1, f"source port {port} is in no phone's block or in two: {spans}"
+    assert {name for port in seen for name, (first, last) in spans.items() if first <= port <= last} == set(phones)
+
+
 def test_restart_and_reboot_keep_an_authorised_phone_online(network):
     topology, kit, _ = network
     phone = topology.add_phone("restart")

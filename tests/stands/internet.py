@@ -76,7 +76,8 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/bytes/") and path[7:].isdigit() and int(path[7:]) <= 50_000_000:
             status, body = 200, b"x" * int(path[7:])  # a download of a chosen size, for data quotas
         LOG.write(service="http", method=self.command, path=self.path, host=self.headers.get("Host"),
-                  client=self.client_address[0], server=self.server.server_address[0], status=status)
+                  client=self.client_address[0], client_port=self.client_address[1],
+                  server=self.server.server_address[0], status=status)
         self.send_response(status)
         if status != 204:
             self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -108,7 +109,8 @@ class UdpEchoHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         data, sock = self.request
         local = sock.getsockname()
-        LOG.write(service="udp", port=local[1], client=self.client_address[0], server=local[0], size=len(data))
+        LOG.write(service="udp", port=local[1], client=self.client_address[0], client_port=self.client_address[1],
+                  server=local[0], size=len(data))
         sock.sendto(data, self.client_address)
 
 

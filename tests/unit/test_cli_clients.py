@@ -78,7 +78,7 @@ def test_connection_log_export_holds_device_ip_times_bytes_and_never_urls(tmp_pa
     rows = list(csv.DictReader(io.StringIO(output.read_text())))
     assert rows == [{"device_mac": "5a:11:22:33:44:55", "ip_address": "10.42.0.23",
                      "start_utc": "2026-09-21T14:13:20Z", "end_utc": "2026-09-21T14:43:20Z", "bytes": "0",
-                     "end_reason": "denied by a mediator"}]
+                     "end_reason": "denied by a mediator", "nat_source_ports": ""}]  # `none`: the kit does no NAT
     assert tuple(rows[0]) == connections.EXPORT_COLUMNS
     outside = kiosk(config, "connections", "export", "--since", "2026-09-22", "--until", "2026-09-23")
     assert outside.stdout.strip() == ",".join(connections.EXPORT_COLUMNS)

@@ -171,3 +171,34 @@ def test_hostapd_parses_the_rendered_file_without_error(rendered, tmp_path):
         assert "errors found in configuration file" not in output, (name, output)
         assert "unknown configuration item" not in output, name
         assert "nl80211" in output, name  # it went on to the driver, past the whole configuration
+
+
+def test_every_participant_address_leaves_through_its_own_block_of_nat_ports(rendered):
+    """The connection log can name the device behind the kit's public address and a source port."""
+    import ipaddress
+    import itertools
+    import re
+
+    from kiosk.adapters import natports
+
+    ruleset = (rendered / "nftables.nft").read_text()
+    rules = re.findall(r"ip saddr (10\.42\.0\.\d+) masquerade to :(\d+)-(\d+)", ruleset)
+    lan = ipaddress.IPv4Interface("10.42.0.1/24")
+    assert [address for address, _, _ in rules] == [f"10.42.0.{n}" for n in range(2, 255)]  # all but the kit
+    ranges = sorted((int(first), int(last)) for _, first, last in rules)
+    assert all(last - first + 1 >= natports.MIN_BLOCK for first, last in ranges)
+    assert all(previous[1] < following[0] for previous, following in itertools.pairwise(ranges))
+    assert ranges[0][0] > 9999 and ranges[-1][1] <= 65535  # clear of the kit's and the mediators' ports
+    assert 'masquerade to :1024-9999' in ruleset
+    assert str(natports.block_for(lan, "10.42.0.23")) == "-".join(
+        next((first, last) for address, first, last in rules if address == "10.42.0.23"))
+    assert natports.block_for(lan, "10.42.0.1") is None and natports.block_for(lan, "192.0.2.5") is None
+
+
+def test_a_participants_network_too_large_for_port_blocks_is_refused(tmp_path):
+    config = tmp_path / "kit.toml"
+    config.write_text('[network]\nlan_address = "10.42.0.1/22"\n')
+    result = subprocess.run(kiosk_command("config", "check", str(config)), capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "network.lan_address: is too large" in result.stderr and "/24 or smaller" in result.stderr
