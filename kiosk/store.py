@@ -6,6 +6,7 @@ returns, the data is on disk, so a participant told "saved" keeps it across a po
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -92,14 +93,8 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A transaction that is durable on disk when the block exits without error.
-
-        Inside another ``write`` of the same thread it is a savepoint: undone alone on error, durable
-        with the outer transaction."""
+        """A transaction that is durable on disk when the block exits without error."""
         connection = self._connection()
-        if connection.in_transaction:
-            yield from self._savepoint(connection)
-            return
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -114,19 +109,21 @@ class Store:
                 connection.execute("ROLLBACK")
             raise _explain(problem, self.path) from None
 
-    def _savepoint(self, connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A lock shared by every process and thread using this store, for a step that must not interleave
+        with itself but talks to something slow (the firewall) and so must not hold the write lock."""
+        path = self.path.with_name(f"{self.path.name}.{name}.lock")
         try:
-            connection.execute("SAVEPOINT nested")
-            try:
-                yield connection
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK TO nested")
-                    connection.execute("RELEASE nested")
-                raise
-            connection.execute("RELEASE nested")
-        except sqlite3.Error as problem:
-            raise _explain(problem, self.path) from None
+            # Read-only is enough for flock, so a lock file created by root still serves the kiosk user.
+            descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as problem:
+            raise StoreError(f"cannot open the lock file {path}: {problem.strerror}") from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from kiosk.adapters.nftables import NftablesFirewall
 
 log = logging.getLogger("kiosk.privileged")
 MAX_REQUEST_BYTES = 1 << 20
+REQUEST_SECONDS = 10
 OPERATIONS = ("grant", "revoke", "counters", "reconcile", "set_clock")
 ClockSetter = Callable[[float], None]
 
@@ -92,10 +94,19 @@ def peer_uid(connection: socket.socket) -> int:
     return struct.unpack("3i", credentials)[1]
 
 
-def _read_line(connection: socket.socket) -> bytes:
+def _read_line(connection: socket.socket, seconds: float = REQUEST_SECONDS) -> bytes:
+    """One request line within ``seconds`` in all: a caller dripping bytes cannot hold the helper."""
+    deadline = time.monotonic() + seconds
     data = b""
     while not data.endswith(b"\n"):
-        chunk = connection.recv(65536)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise RequestError("request too slow")
+        connection.settimeout(remaining)
+        try:
+            chunk = connection.recv(65536)
+        except TimeoutError:
+            raise RequestError("request too slow") from None
         if not chunk:
             break
         data += chunk
@@ -137,9 +148,8 @@ class PrivilegedServer:
                 if uid not in self._allowed:
                     # Read its request first (briefly): closing on a caller still writing gives it a broken
                     # pipe instead of the reason it was refused.
-                    connection.settimeout(2)
                     with contextlib.suppress(OSError, RequestError):
-                        _read_line(connection)
+                        _read_line(connection, seconds=2)
                     raise RequestError(f"user {uid} may not change the firewall")
                 request = json.loads(_read_line(connection) or b"null")
                 reply = {"ok": True, "result": handle(self._firewall, request, self._set_clock)}

@@ -18,6 +18,8 @@ log = logging.getLogger("kiosk.access")
 
 Clock = Callable[[], float]
 NatPorts = Callable[[str | None], str | None]
+# Held while the firewall and the store are brought in line, by every process (web, CLI).
+FIREWALL_LOCK = "firewall"
 
 
 @dataclass(frozen=True)
@@ -175,13 +177,16 @@ class AccessService:
                 )
                 session = _session(db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE id = ?",  # noqa: S608
                                               (cursor.lastrowid,)).fetchone())
-        try:
-            self._firewall.grant(Grant(session.client, session.ends_at))
-        except FirewallError:
-            if fresh:  # nothing was opened: leave no trace of a session that never was
-                with self._store.write() as db:
-                    db.execute("DELETE FROM access_sessions WHERE id = ?", (session.id,))
-            raise
+        with self._store.exclusive(FIREWALL_LOCK):
+            if not self._still_open(session):  # ended in the meantime (a mediator's deny): not reopened
+                return session
+            try:
+                self._firewall.grant(Grant(session.client, session.ends_at))
+            except FirewallError:
+                if fresh:  # nothing was opened: leave no trace of a session that never was
+                    with self._store.write() as db:
+                        db.execute("DELETE FROM access_sessions WHERE id = ?", (session.id,))
+                raise
         if fresh:
             log.info("granted %s until %s (by %s)", session.client, session.ends_at, granted_by)
         return session
@@ -217,17 +222,16 @@ class AccessService:
         """Close each session in the firewall first, then record it as ended. A session the firewall
         could not close stays open in the store, so the next sweep tries again.
 
-        Both happen inside one write transaction: it serialises with ``_restore`` in any process (the CLI,
-        the web process's sweep), so a sweep cannot put back a session a mediator is ending."""
+        Under the store's ``firewall`` lock, like ``grant`` and ``_restore``: a sweep in the web process
+        cannot put back a session a mediator is ending from the command line."""
         if not sessions:
             return [], None
         now = self._now()
         ending = {session.id for session in sessions}
         ended: list[Session] = []
         failure: FirewallError | None = None
-        with self._store.write() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM access_sessions WHERE ended_at IS NULL").fetchall()  # noqa: S608
-            still_open = [s for s in map(_session, rows) if s.id not in ending]
+        with self._store.exclusive(FIREWALL_LOCK):
+            still_open = [s for s in self.open_sessions() if s.id not in ending]
             for session in sessions:
                 shared = any(other.client == session.client for other in still_open)
                 if not self.is_trusted(session.mac) and not shared:
@@ -238,13 +242,20 @@ class AccessService:
                         failure = problem
                         continue
                 ended.append(session)
-            db.executemany(
-                "UPDATE access_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
-                [(min(now, s.ends_at) if reason == "expired" else now, reason, s.id) for s in ended],
-            )
+            if ended:
+                with self._store.write() as db:
+                    db.executemany(
+                        "UPDATE access_sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+                        [(min(now, s.ends_at) if reason == "expired" else now, reason, s.id) for s in ended],
+                    )
         for session in ended:
             log.info("session %d of %s ended: %s", session.id, session.client, reason)
         return ended, failure
+
+    def _still_open(self, session: Session) -> bool:
+        with self._store.read() as db:
+            return db.execute("SELECT 1 FROM access_sessions WHERE id = ? AND ended_at IS NULL",
+                              (session.id,)).fetchone() is not None
 
     def open_sessions(self) -> list[Session]:
         with self._store.read() as db:
@@ -291,17 +302,16 @@ class AccessService:
         again, and count from the bytes used so far since their counters restart at zero."""
         gone = {session.id for sessions in ended.values() for session in sessions}
         for session in (s for s in lost if s.id not in gone):
-            with self._store.write() as db:
-                # Read again under the write lock: a mediator may have ended it since the sweep looked.
-                if db.execute("SELECT 1 FROM access_sessions WHERE id = ? AND ended_at IS NULL",
-                              (session.id,)).fetchone() is None:
+            with self._store.exclusive(FIREWALL_LOCK):
+                if not self._still_open(session):  # a mediator ended it since the sweep looked
                     continue
                 try:
                     self._firewall.grant(Grant(session.client, session.ends_at))
                 except FirewallError as problem:
                     log.error("could not restore session %d of %s: %s", session.id, session.client, problem)
                     continue
-                db.execute("UPDATE access_sessions SET bytes_base = bytes_used WHERE id = ?", (session.id,))
+                with self._store.write() as db:
+                    db.execute("UPDATE access_sessions SET bytes_base = bytes_used WHERE id = ?", (session.id,))
             log.warning("session %d of %s was missing from the firewall: restored", session.id, session.client)
 
     def reconcile(self) -> int:

@@ -164,6 +164,36 @@ def test_a_user_not_named_at_start_is_refused(helper):
     assert elements(namespace, "allowed") == []
 
 
+def test_a_caller_dripping_its_request_cannot_hold_the_helper():
+    """The helper serves one caller at a time: a request that never ends is cut off at its deadline, even
+    when bytes keep coming (a timeout per read would wait forever)."""
+    import threading
+
+    from kiosk.adapters.privileged import RequestError, _read_line
+
+    helper_side, caller_side = socket.socketpair()
+    stop_dripping = threading.Event()
+
+    def drip() -> None:
+        for _ in range(100):  # 10 s at most
+            if stop_dripping.wait(0.1):
+                break
+            with contextlib.suppress(OSError):
+                caller_side.sendall(b"x")
+        caller_side.close()
+
+    dripper = threading.Thread(target=drip)
+    dripper.start()
+    try:
+        with pytest.raises(RequestError, match="too slow"):
+            _read_line(helper_side, seconds=0.5)
+        assert dripper.is_alive()  # cut off while the caller was still sending
+    finally:
+        stop_dripping.set()
+        dripper.join(timeout=15)
+        helper_side.close()
+
+
 def test_helper_that_is_not_running_gives_a_clear_error(tmp_path):
     with pytest.raises(FirewallError, match=r"is `kiosk privileged serve` running as root\?"):
         PrivilegedFirewall(tmp_path / "absent.sock").grant(Grant(Client("10.42.0.2", "aa:bb:cc:dd:ee:02"), None))

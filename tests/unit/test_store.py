@@ -35,27 +35,6 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
         assert db.execute("SELECT COUNT(*) FROM kit_secrets").fetchone()[0] == 0
 
 
-def test_a_write_inside_a_write_is_undone_alone_and_kept_with_the_outer_one(tmp_path):
-    store = Store(tmp_path / "kiosk.db")
-    store.upgrade()
-    insert = "INSERT INTO kit_secrets (name, value, created_at) VALUES (?, 'v', 0)"
-    with store.write() as db:
-        db.execute(insert, ("outer",))
-        with pytest.raises(RuntimeError), store.write() as inner:
-            inner.execute(insert, ("failed-inner",))
-            raise RuntimeError("the inner step failed")
-        with store.write() as inner:
-            inner.execute(insert, ("inner",))
-    with pytest.raises(RuntimeError), store.write() as db:
-        db.execute(insert, ("outer-failed",))
-        with store.write() as inner:
-            inner.execute(insert, ("inner-of-failed",))
-        raise RuntimeError("the outer step failed after its inner one succeeded")
-    with store.read() as db:
-        names = {row[0] for row in db.execute("SELECT name FROM kit_secrets")}
-    assert names == {"outer", "inner"}
-
-
 def test_a_store_from_a_newer_kit_is_refused_clearly(tmp_path):
     path = tmp_path / "kiosk.db"
     with sqlite3.connect(path) as db:
