@@ -96,6 +96,8 @@ table inet kiosk {{
 
     chain forward {{
         type filter hook forward priority filter; policy drop;
+        # Packets conntrack cannot follow skip NAT: let through, they would leave with a phone's own address.
+        ct state invalid drop
         # No IPv6 crosses the kit: it could bypass everything below.
         meta nfproto ipv6 reject with icmpx admin-prohibited
         # Participants never reach each other (nor the tablets' management ports).
@@ -118,6 +120,12 @@ table inet kiosk {{
     # log can tell which device used a port (kiosk/adapters/natports.py).
     chain participant_ports {{{port_blocks}
         drop
+    }}
+
+    chain leaving {{
+        type filter hook postrouting priority srcnat + 1; policy accept;
+        # After NAT: nothing leaves by the uplink with a participant's own address, whatever slipped past.
+        oifname "{wan}" ip saddr {plan.lan.network} drop
     }}
 
     chain postrouting {{

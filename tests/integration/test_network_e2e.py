@@ -267,6 +267,38 @@ def test_the_connection_log_names_the_phone_behind_a_public_source_port(network)
     assert {name for port in seen for name, (first, last) in spans.items() if first <= port <= last} == set(phones)
 
 
+def test_a_packet_the_kit_cannot_track_never_leaves_with_the_phones_own_address(network):
+    """Conntrack marks some packets invalid (UDP-Lite here), and NAT never sees those: they must not cross
+    with the phone's private address and a port of its choosing, which would also fool the connection log."""
+    import json
+    import subprocess
+
+    topology, kit, _ = network
+    phone = topology.add_phone("invalid")
+    lease = phone.dhcp()
+    assert kit.kiosk("clients", "allow", "--ip", lease.address).returncode == 0
+    listener_code = ("import json, socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136); "
+                     f"s.bind(({PUBLIC_SERVER!r}, 4443)); s.settimeout(4); seen = []\n"
+                     "try:\n    while len(seen) < 5: seen.append(s.recvfrom(100)[1][0])\n"
+                     "except TimeoutError: pass\nprint(json.dumps(seen))")
+    listener = subprocess.Popen(["ip", "netns", "exec", topology.internet, sys.executable, "-c", listener_code],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # the listener binds before the phone sends
+        sent = phone.python("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)\n"
+                            f"for _ in range(5): s.sendto(b'udp-lite', ({PUBLIC_SERVER!r}, 4443))")
+        assert sent.returncode == 0, sent.stderr
+        out, err = listener.communicate(timeout=30)
+    finally:
+        if listener.poll() is None:
+            listener.kill()
+            listener.wait(timeout=10)
+    assert listener.returncode == 0, err
+    sources = json.loads(out)
+    assert not [source for source in sources if source.startswith("10.42.")], sources
+    assert internet_answers(phone)  # ordinary traffic still goes through
+
+
 def test_restart_and_reboot_keep_an_authorised_phone_online(network):
     topology, kit, _ = network
     phone = topology.add_phone("restart")
