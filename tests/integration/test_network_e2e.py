@@ -278,13 +278,13 @@ def test_a_packet_the_kit_cannot_track_never_leaves_with_the_phones_own_address(
     lease = phone.dhcp()
     assert kit.kiosk("clients", "allow", "--ip", lease.address).returncode == 0
     listener_code = ("import json, socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136); "
-                     f"s.bind(({PUBLIC_SERVER!r}, 4443)); s.settimeout(4); seen = []\n"
+                     f"s.bind(({PUBLIC_SERVER!r}, 4443)); s.settimeout(4); seen = []; print('ready', flush=True)\n"
                      "try:\n    while len(seen) < 5: seen.append(s.recvfrom(100)[1][0])\n"
                      "except TimeoutError: pass\nprint(json.dumps(seen))")
     listener = subprocess.Popen(["ip", "netns", "exec", topology.internet, sys.executable, "-c", listener_code],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # the listener binds before the phone sends
+        assert listener.stdout.readline().strip() == "ready"  # bound before the phone sends
         sent = phone.python("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, 136)\n"
                             f"for _ in range(5): s.sendto(b'udp-lite', ({PUBLIC_SERVER!r}, 4443))")
         assert sent.returncode == 0, sent.stderr
