@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 PARTICIPANT_FIRST_PORT = 10_000
 LAST_PORT = 65_535
+PARTICIPANT_PORTS = LAST_PORT - PARTICIPANT_FIRST_PORT + 1
 # The kit itself and the mediators' network leave through ports below every participant's block.
 KIT_PORTS = "1024-9999"
 # Ports are per destination, so a block this size still carries a phone's many parallel connections.
@@ -27,9 +28,6 @@ class PortBlock:
     def __str__(self) -> str:
         return f"{self.first}-{self.last}"
 
-    def __contains__(self, port: int) -> bool:
-        return self.first <= port <= self.last
-
 
 def participant_addresses(lan: ipaddress.IPv4Interface) -> list[ipaddress.IPv4Address]:
     """Every address a participant's device may use on the LAN: all hosts but the kit's own."""
@@ -37,13 +35,13 @@ def participant_addresses(lan: ipaddress.IPv4Interface) -> list[ipaddress.IPv4Ad
 
 
 def block_size(lan: ipaddress.IPv4Interface) -> int:
-    addresses = len(participant_addresses(lan))
-    return (LAST_PORT - PARTICIPANT_FIRST_PORT + 1) // max(addresses, 1)
+    return PARTICIPANT_PORTS // max(len(participant_addresses(lan)), 1)
 
 
 def too_large(lan: ipaddress.IPv4Interface) -> str | None:
     """Why this LAN cannot give each address a block of at least MIN_BLOCK ports, or None."""
-    if lan.network.num_addresses > 256:  # a /24: 253 participant addresses, 219 ports each
+    # Counted without listing the hosts: a mistyped /8 must not build sixteen million addresses.
+    if lan.network.num_addresses - 3 > PARTICIPANT_PORTS // MIN_BLOCK:  # a /24 fits (219 ports), a /23 not
         return (f"is too large: each participant address needs its own block of at least {MIN_BLOCK} NAT "
                 "ports for the connection log; use a /24 or smaller")
     return None
