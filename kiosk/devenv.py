@@ -46,6 +46,12 @@ SYSTEM_TOOLS: dict[str, str] = {
     "mkfs.ext4": "e2fsprogs",
     "ssh": "openssh-client",
 }
+# Shared libraries that no binary above brings, and the Debian package of each: Playwright's bundled node
+# driver links libatomic, which a minimal Debian root (debootstrap --variant=minbase) lacks.
+SYSTEM_LIBRARIES: dict[str, str] = {
+    "libatomic.so.1": "libatomic1",
+}
+LIBRARY_FOLDERS = ("/usr/lib", "/lib", "/usr/lib64", "/lib64")
 AXE = CHECKOUT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
@@ -133,8 +139,15 @@ def command_run(extra: list[str]) -> None:
     os.execv(kiosk[0], [*kiosk, "serve"])  # noqa: S606 - replace this process by the server, argv list
 
 
+def has_library(name: str) -> bool:
+    """Whether the dynamic loader can find a shared library (in its usual folders, multiarch included)."""
+    return any(path.exists() for folder in map(Path, LIBRARY_FOLDERS)
+               for path in (folder / name, *folder.glob(f"*/{name}")))
+
+
 def ensure_system_tools() -> None:
-    missing = sorted({package for tool, package in SYSTEM_TOOLS.items() if not shutil.which(tool)})
+    missing = sorted({package for tool, package in SYSTEM_TOOLS.items() if not shutil.which(tool)}
+                     | {package for library, package in SYSTEM_LIBRARIES.items() if not has_library(library)})
     if missing:
         apt_install(missing, "the system tests drive them")
 
@@ -147,6 +160,24 @@ def ensure_axe() -> None:
     run(["npm", "install", "--prefix", str(AXE.parents[2]), "axe-core@4", "--no-audit", "--no-fund"])
 
 
+def ast_recursion_bug(version: tuple[int, int, int]) -> bool:
+    """Python 3.11.0-3.11.7 and 3.12.0-3.12.1 (Debian 12 ships 3.11.2) may raise ``SystemError: AST constructor
+    recursion depth mismatch`` while pytest parses source to format a long traceback, which ends the whole run
+    with an INTERNALERROR (python/cpython#106905, fixed in 3.11.8 and 3.12.2)."""
+    return (3, 11, 0) <= version < (3, 11, 8) or (3, 12, 0) <= version < (3, 12, 2)
+
+
+def traceback_style(extra: list[str]) -> list[str]:
+    """``--tb=native`` on an affected Python, unless the caller chose a style: Python's own traceback module
+    formats failures without pytest's AST parsing, and still shows every frame."""
+    version = tuple(sys.version_info[:3])
+    if not ast_recursion_bug(version) or any(arg == "--tb" or arg.startswith("--tb=") for arg in extra):
+        return []
+    say(f"Python {'.'.join(map(str, version))} may crash pytest while it formats a traceback "
+        "(python/cpython#106905): using --tb=native")
+    return ["--tb=native"]
+
+
 def command_test(extra: list[str]) -> None:
     ensure_system_tools()
     ensure_axe()
@@ -155,7 +186,8 @@ def command_test(extra: list[str]) -> None:
     say("ruff check")
     run([str(VENV / "bin" / "ruff"), "check", "."], cwd=CHECKOUT)
     say("pytest")
-    result = subprocess.run([str(VENV_PYTHON), "-m", "pytest", *extra], cwd=CHECKOUT, check=False)
+    result = subprocess.run([str(VENV_PYTHON), "-m", "pytest", *traceback_style(extra), *extra], cwd=CHECKOUT,
+                            check=False)
     if result.returncode == 5:
         say("pytest collected no test: that is a failure")
         sys.exit(1)
