@@ -209,6 +209,7 @@ def test_a_port_scan_of_the_kit_finds_only_dns_dhcp_and_web(network):
     captive_port = defaults().network.captive_dns_port
     phone = topology.add_phone("scan")
     assert phone.dhcp() is not None  # UDP 67 answers
+    # Before accepting, 53 and 80 to any address are redirected to the kit: its staff address included.
     assert open_tcp_ports(phone, KIT_LAN_IP, KIT_STAFF_IP) == {KIT_LAN_IP: {53, 80}, KIT_STAFF_IP: {53, 80}}
     assert udp_answers(phone, 53)
     assert not udp_answers(phone, captive_port)
