@@ -30,6 +30,8 @@ SYSTEM_TOOLS: dict[str, str] = {
     "dnsmasq": "dnsmasq-base",
     "dhclient": "isc-dhcp-client",
     "ping": "iputils-ping",
+    # tests/integration/test_network_e2e.py: a participant's port scan of the kit.
+    "nmap": "nmap",
     "hostapd": "hostapd",
     "sshd": "openssh-server",
     "ssh-keygen": "openssh-client",

@@ -86,8 +86,11 @@ table inet kiosk {{
         meta nfproto ipv6 icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }} accept
         meta nfproto ipv6 reject with icmpx admin-prohibited
         udp dport 67 accept
-        ip daddr {kit} meta l4proto {{ tcp, udp }} th dport {{ 53, {plan.captive_dns_port} }} accept
-        ip daddr {kit} tcp dport {plan.portal_port} accept
+        ip daddr {kit} meta l4proto {{ tcp, udp }} th dport 53 accept
+        # The captive resolver and the portal listen on high ports that phones must only reach through the
+        # redirects above (DNS, web): a scan of the kit shows 53, 67 and 80, nothing else to probe.
+        ip daddr {kit} meta l4proto {{ tcp, udp }} th dport {plan.captive_dns_port} ct status dnat accept
+        ip daddr {kit} tcp dport {plan.portal_port} ct status dnat accept
         icmp type echo-request accept
         # Participants never reach the dashboard, SSH or anything else on the kit.
         meta l4proto tcp reject with tcp reset

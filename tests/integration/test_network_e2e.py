@@ -7,6 +7,7 @@ kit with no kiosk firewall (only a masquerade), so a failure means the firewall 
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.stands.kit import DASHBOARD_PORT, KitUnderTest, wait_until
+from kiosk.settings import defaults
+from tests.stands.kit import DASHBOARD_PORT, PORTAL_PORT, KitUnderTest, wait_until
 from tests.stands.netns import (
     KIT_LAN_IP,
     KIT_STAFF_IP,
@@ -25,7 +27,7 @@ from tests.stands.netns import (
     Topology,
     open_topology,
 )
-from tests.support.system import unavailable
+from tests.support.system import need_binary, unavailable
 
 pytestmark = pytest.mark.system
 
@@ -60,6 +62,33 @@ def blocked_paths(topology: Topology, phone: Phone, other: Phone) -> dict[str, o
         "ipv6": phone.tcp_connect(PUBLIC_SERVER6, 80, timeout=3),
     }
     return checks
+
+
+def open_tcp_ports(phone: Phone, *targets: str) -> dict[str, set[int]]:
+    """What a participant's port scan of the kit finds: nmap's SYN scan of every TCP port (1-65535)."""
+    nmap = need_binary("nmap")
+    done = phone.run([nmap, "-n", "-Pn", "-sS", "-p", "1-65535", "-T4", "--max-retries", "1", "-oG", "-",
+                      *targets], timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = {target: set() for target in targets}
+    for line in done.stdout.splitlines():
+        host = re.match(r"Host: (\S+) .*Ports: (.*?)(\tIgnored State:|$)", line)
+        if host:
+            found[host.group(1)] = {int(port) for port, state in re.findall(r"(\d+)/(\w+(?:\|\w+)?)/tcp",
+                                                                         host.group(2)) if state == "open"}
+    return found
+
+
+def udp_answers(phone: Phone, port: int) -> bool:
+    """Whether a resolver on that UDP port of the kit answers a phone's query."""
+    return phone.dns_query(KIT_LAN_IP, "www.internet.test", port=port, timeout=2).rcode is not None
+
+
+def redirect_guards(kit: KitUnderTest) -> dict[str, str]:
+    """The input rules that let only redirected traffic reach the kit's real ports: handle -> rule."""
+    listing = kit.host.run(["nft", "-a", "list", "chain", "inet", "kiosk", "input"], check=True).stdout
+    return {match.group(2): match.group(1).strip()
+            for match in re.finditer(r"^\s*(.*ct status dnat.*?) # handle (\d+)$", listing, re.MULTILINE)}
 
 
 def passed(result: object) -> bool:
@@ -172,6 +201,55 @@ def test_before_accepting_nothing_else_gets_through(network):
     names = [entry.name for entry in topology.resolver_queries()[queries_before:]]
     assert not [name for name in names if name.endswith("internet.test")], names
 
+
+def test_a_port_scan_of_the_kit_finds_only_dns_dhcp_and_web(network):
+    """The portal and the captive resolver listen on high ports: phones reach them only through the kit's
+    own redirects (80 -> portal, 53 -> captive resolver), so a scan finds TCP 53 and 80, UDP 53 and 67."""
+    topology, kit, _ = network
+    captive_port = defaults().network.captive_dns_port
+    phone = topology.add_phone("scan")
+    assert phone.dhcp() is not None  # UDP 67 answers
+    # Before accepting, 53 and 80 to any address are redirected to the kit: its staff address included.
+    assert open_tcp_ports(phone, KIT_LAN_IP, KIT_STAFF_IP) == {KIT_LAN_IP: {53, 80}, KIT_STAFF_IP: {53, 80}}
+    assert udp_answers(phone, 53)
+    assert not udp_answers(phone, captive_port)
+    # Through the redirects, everything a phone needs still answers before accepting.
+    assert lands_on_portal(phone)
+    assert phone.http_get(f"{PORTAL}api/captive").status == 200
+    assert phone.http_get(f"{PORTAL}questionnaire?lang=fr").status == 200
+    assert phone.dns_query(PUBLIC_RESOLVER, "www.internet.test").addresses == [KIT_LAN_IP]
+    assert phone.dns_query(KIT_LAN_IP, "www.internet.test", tcp=True).addresses == [KIT_LAN_IP]
+
+    # Control: the same rules without the redirect condition, and the real ports answer a phone directly.
+    guards = redirect_guards(kit)
+    assert len(guards) == 2, guards
+    try:
+        for handle, rule in guards.items():
+            kit.host.run(["nft", "-f", "-"], check=True, stdin=(
+                f"replace rule inet kiosk input handle {handle} {rule.replace('ct status dnat ', '')}\n"))
+        assert open_tcp_ports(phone, KIT_LAN_IP) == {KIT_LAN_IP: {53, 80, captive_port, PORTAL_PORT}}
+        assert udp_answers(phone, captive_port)
+    finally:
+        listing = kit.host.run(["nft", "-a", "list", "chain", "inet", "kiosk", "input"], check=True).stdout
+        for rule in guards.values():
+            unguarded = re.escape(rule.replace("ct status dnat ", ""))
+            handle = re.search(rf"^\s*{unguarded} # handle (\d+)$", listing, re.MULTILINE)
+            if handle:
+                kit.host.run(["nft", "-f", "-"], check=True,
+                             stdin=f"replace rule inet kiosk input handle {handle.group(1)} {rule}\n")
+    assert len(redirect_guards(kit)) == 2
+
+    # Accepted, the phone is no longer redirected: the real ports stay shut, its DNS goes to the main resolver.
+    # (Probes, not a second full scan: traffic to the kit counts against the 2 MB quota of this kit.)
+    assert kit.accept(phone).status == 303
+    for port in (PORTAL_PORT, captive_port):
+        assert not phone.tcp_connect(KIT_LAN_IP, port, timeout=2).open, port
+    assert not udp_answers(phone, captive_port)
+    assert phone.dns_query(KIT_LAN_IP, "www.internet.test").addresses == [PUBLIC_SERVER]
+    assert phone.dns_query(KIT_LAN_IP, "www.internet.test", tcp=True).addresses == [PUBLIC_SERVER]
+    assert phone.http_get(f"{PORTAL}api/captive").status == 200
+    assert phone.http_get(f"{PORTAL}questionnaire?lang=fr").status == 200
+    assert internet_answers(phone)
 
 def test_walled_garden_is_reachable_before_accepting(network):
     topology, kit, _ = network

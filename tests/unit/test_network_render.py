@@ -116,6 +116,21 @@ def test_ruleset_owns_only_its_table(rendered):
     assert tables == {"table inet kiosk"}
 
 
+def test_the_portal_and_captive_resolver_ports_take_only_the_kits_own_redirects(rendered):
+    """A phone's scan of the kit finds DNS, DHCP and web only: 8080 and 5300 are reached through the
+    redirects of 80 and 53, never directly (the end-to-end scan is in tests/integration)."""
+    ruleset = (rendered / "nftables.nft").read_text()
+    input_chain = ruleset.split("chain input {")[1].split("}\n")[0]
+    assert "ip daddr 10.42.0.1 meta l4proto { tcp, udp } th dport 5300 ct status dnat accept" in input_chain
+    assert "ip daddr 10.42.0.1 tcp dport 8080 ct status dnat accept" in input_chain
+    assert "ip daddr 10.42.0.1 meta l4proto { tcp, udp } th dport 53 accept" in input_chain
+    accepts = [line.strip() for line in input_chain.splitlines() if line.strip().endswith("accept")]
+    unguarded = [line for line in accepts if ("5300" in line or "8080" in line) and "ct status dnat" not in line]
+    assert not unguarded, unguarded
+    prerouting = ruleset.split("chain prerouting {")[1].split("}\n")[0]
+    assert "th dport 53 redirect to :5300" in prerouting and "tcp dport 80 redirect to :8080" in prerouting
+
+
 @pytest.mark.system
 def test_dnsmasq_accepts_both_configs(rendered):
     dnsmasq = need_binary("dnsmasq")
