@@ -12,6 +12,11 @@ Two budgets:
 
 A held-back phone is told how long to wait; it learns nothing about the codes it tries meanwhile (an unknown
 code and a code it never opened get the same answer).
+
+With a store, the kit's count survives a restart (table ``guess_misses``: the times only). The per-phone
+counts and the codes each phone opened stay in memory: writing them would put addresses on disk and link a
+phone to a visit. After a restart, a guesser therefore gets its one lookup, then waits while the kit's
+budget is spent.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TypeVar
+
+from kiosk.store import Store
 
 T = TypeVar("T")
 
@@ -41,7 +48,7 @@ class TooManyGuesses(Exception):
 
 class GuessLimiter:
     def __init__(self, clock: Callable[[], float], per_phone: int = 10, phone_window_s: float = 600,
-                 kit: int = 60, kit_window_s: float = 3600) -> None:
+                 kit: int = 60, kit_window_s: float = 3600, store: Store | None = None) -> None:
         self._clock = clock
         self._per_phone = per_phone
         self._phone_window = phone_window_s
@@ -52,6 +59,14 @@ class GuessLimiter:
         self._all: deque[float] = deque()
         self._opened: OrderedDict[str, dict[str, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._store = store
+        if store is not None:
+            now = clock()
+            with store.read() as db:
+                # Times ahead of now come from a clock set back since (a Pi without a battery): ignored.
+                rows = db.execute("SELECT at FROM guess_misses WHERE at > ? AND at <= ? ORDER BY at",
+                                  (now - kit_window_s, now)).fetchall()
+            self._all.extend(row["at"] for row in rows)
 
     def lookup(self, client: str, code: str | None, find: Callable[[str], T | None]) -> T | None:
         """What ``find(code)`` gives (None for a wrong code, counted as a guess). Raises TooManyGuesses when
@@ -75,6 +90,8 @@ class GuessLimiter:
                 if reserved:
                     self._take_back(client, now)
                 self._remember_locked(client, code, now)  # type: ignore[arg-type]
+        elif reserved:
+            self._record(now)
         return found
 
     def remember(self, client: str, code: str) -> None:
@@ -86,6 +103,13 @@ class GuessLimiter:
         """Seconds this phone must wait before its next wrong code counts, or None."""
         with self._lock:
             return self._wait(client, self._clock())
+
+    def _record(self, at: float) -> None:
+        if self._store is None:
+            return
+        with self._store.write() as db:
+            db.execute("DELETE FROM guess_misses WHERE at <= ?", (at - self._kit_window,))
+            db.execute("INSERT INTO guess_misses (at) VALUES (?)", (at,))
 
     # -- inside the lock ----------------------------------------------------------------------------------
 

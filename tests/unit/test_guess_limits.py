@@ -137,3 +137,25 @@ def test_codes_that_open_something_never_count_as_guesses(kit):
     for _ in range(30):  # reloads, back and forth: far more than the budget of wrong codes
         assert person.get(f"/questionnaire/v/{person.code}").status_code == 200
     assert kit.apps.kit.survey.visits.limiter.wait_s(PHONE_IP) is None
+
+
+def test_the_kits_budget_survives_a_restart_and_no_address_is_written(portal_kit, tmp_path):
+    kit = portal_kit(survey__audio_dir=str(tmp_path / "audio"))
+    for i, ip in enumerate(GUESSERS[:6]):  # 60 wrong codes: the kit's budget for the hour
+        guesser = participant(kit, ip)
+        assert all(_wrong_lookup(guesser, 10 * i + n) == 404 for n in range(10))
+    with kit.apps.kit.store.read() as db:
+        stored = [tuple(row) for row in db.execute("SELECT * FROM guess_misses")]
+    assert len(stored) == 60 and not any("10.42." in str(value) for row in stored for value in row)
+
+    restarted = portal_kit(survey__audio_dir=str(tmp_path / "audio"))  # a new process on the same store
+    guesser = participant(restarted, GUESSERS[0])
+    assert [_wrong_lookup(guesser, 200 + n) for n in range(3)] == [404, 429, 429], "one lookup, then it waits"
+    newcomer = participant(restarted, NEWCOMER_IP)
+    newcomer.start()
+    assert newcomer.first_question().status_code == 200, "a phone that typed no wrong code is served"
+
+    # Control: an hour later the budget is back, after a restart too.
+    restarted.clock.advance(3601)
+    again = portal_kit(survey__audio_dir=str(tmp_path / "audio"))
+    assert [_wrong_lookup(participant(again, GUESSERS[1]), 300 + n) for n in range(10)] == [404] * 10
