@@ -114,12 +114,10 @@ class GuessLimiter:
     # -- inside the lock ----------------------------------------------------------------------------------
 
     def _wait(self, client: str, now: float) -> int | None:
-        while self._all and self._all[0] <= now - self._kit_window:
-            self._all.popleft()
+        self._all = _within(self._all, now - self._kit_window, now)
         mine = self._misses.get(client)
         if mine is not None:
-            while mine and mine[0] <= now - self._keep:
-                mine.popleft()
+            mine = self._misses[client] = _within(mine, now - self._keep, now)
             if not mine:
                 del self._misses[client]
                 return None
@@ -153,3 +151,13 @@ class GuessLimiter:
         self._opened[client] = codes  # most recently used last
         while len(self._opened) > PHONES_REMEMBERED:
             self._opened.popitem(last=False)
+
+
+def _within(times: deque[float], after: float, now: float) -> deque[float]:
+    """The times in (after, now]. Times ahead of now were counted before the kit's clock was set back: they
+    are dropped, or a wrong clock would hold phones back until it caught up."""
+    if times and times[-1] > now:
+        times = deque(t for t in times if t <= now)
+    while times and times[0] <= after:
+        times.popleft()
+    return times

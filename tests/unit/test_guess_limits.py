@@ -4,9 +4,11 @@ wrong code counts, the guesser waits (and is told how long), everyone else is se
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
+from kiosk.services.guesses import GuessLimiter, TooManyGuesses
 from tests.conftest import PHONE_IP, PortalKit
 from tests.support.survey import Participant, level, text, token_for
 
@@ -159,3 +161,41 @@ def test_the_kits_budget_survives_a_restart_and_no_address_is_written(portal_kit
     restarted.clock.advance(3601)
     again = portal_kit(survey__audio_dir=str(tmp_path / "audio"))
     assert [_wrong_lookup(participant(again, GUESSERS[1]), 300 + n) for n in range(10)] == [404] * 10
+
+
+def test_setting_the_clock_back_does_not_hold_a_phone_back_until_it_catches_up(kit):
+    guesser = participant(kit, GUESSERS[0])
+    assert [_wrong_lookup(guesser, n) for n in range(11)] == [404] * 10 + [429]
+    kit.clock.advance(-86_400)  # the clock was a day ahead; a phone or the network set it right
+    assert _wrong_lookup(guesser, 20) == 404, "the day-ahead guesses no longer count"
+
+
+def test_parallel_guesses_cannot_slip_past_the_budget():
+    """Twenty lookups at once from one phone, each held inside the lookup until all have started: only ten
+    get to look. (The lookup is a stand-in here: holding real SQLite reads at one point is not possible.)"""
+    limiter = GuessLimiter(clock=lambda: 1_790_000_000.0)
+    release, settled = threading.Event(), threading.Semaphore(0)
+    outcomes: list[str] = []
+
+    def find(code: str) -> None:
+        settled.release()
+        release.wait(timeout=30)
+        return None
+
+    def guess(n: int) -> None:
+        try:
+            limiter.lookup("10.42.0.99", f"AAAA{n:02d}".translate(str.maketrans("0123456789", "BCDEFGHJKM")), find)
+            outcomes.append("looked")
+        except TooManyGuesses:
+            outcomes.append("held")
+            settled.release()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        assert settled.acquire(timeout=30)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["held"] * 10 + ["looked"] * 10
