@@ -62,8 +62,9 @@ class BookletService:
         self.clock = clock
         self.limiter = limiter
 
-    def create(self, nonce: str, visit: Visit | None = None) -> Booklet:
-        """A new booklet (with this visit in it); the same nonce gives back the same booklet."""
+    def create(self, nonce: str, visit: Visit | None = None, client: str | None = None) -> Booklet:
+        """A new booklet (with this visit in it); the same nonce gives back the same booklet. The phone that
+        created it (``client``) keeps access to it whatever it guesses afterwards."""
         now = self.clock()
         today = day_of(now)
         with self.store.write() as db:
@@ -81,20 +82,18 @@ class BookletService:
             row = db.execute("SELECT * FROM survey_booklets WHERE code = ?", (code,)).fetchone()
         if row is None:
             raise LookupError("booklet deleted since")
+        if client is not None:
+            self.limiter.remember(client, code)
         return Booklet(row["id"], row["code"], row["created_day"], row["updated_day"])
 
     def find(self, text: str | None, client: str) -> Booklet | None:
         """The booklet a code opens, or None (counted as a wrong guess). Raises TooManyTries."""
-        self.limiter.check(client)
-        code = normalise_code(text, BOOKLET_LENGTH)
-        row = None
-        if code is not None:
-            with self.store.read() as db:
-                row = db.execute("SELECT * FROM survey_booklets WHERE code = ?", (code,)).fetchone()
-        if row is None:
-            self.limiter.failed(client)
-            return None
-        return Booklet(row["id"], row["code"], row["created_day"], row["updated_day"])
+        return self.limiter.lookup(client, normalise_code(text, BOOKLET_LENGTH), self._by_code)
+
+    def _by_code(self, code: str) -> Booklet | None:
+        with self.store.read() as db:
+            row = db.execute("SELECT * FROM survey_booklets WHERE code = ?", (code,)).fetchone()
+        return None if row is None else Booklet(row["id"], row["code"], row["created_day"], row["updated_day"])
 
     def get(self, booklet_id: int) -> Booklet | None:
         with self.store.read() as db:

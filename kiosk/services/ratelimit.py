@@ -1,5 +1,5 @@
 """Failed attempts allowed per client and for the whole kit in a sliding window, kept in memory only
-(no address is written to disk). Used for dashboard logins and questionnaire resume codes."""
+(no address is written to disk). Used for dashboard logins (questionnaire codes: kiosk.services.guesses)."""
 
 from __future__ import annotations
 

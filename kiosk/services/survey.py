@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from kiosk.services import survey_rules as rules
-from kiosk.services.ratelimit import FailureLimiter, TooManyAttempts
+from kiosk.services.guesses import GuessLimiter, TooManyGuesses
 from kiosk.services.survey_content import Item, Library, Questionnaire
 from kiosk.store import Store
 
@@ -44,8 +44,7 @@ class NotAsked(Exception):
     """The item is not (or no longer) on this visit's path."""
 
 
-class TooManyTries(Exception):
-    """Too many wrong codes from one phone, or from everyone, in a short time."""
+TooManyTries = TooManyGuesses  # this phone typed too many wrong codes (or the kit saw too many, and it typed one)
 
 
 def day_of(now: float) -> str:
@@ -73,21 +72,6 @@ def normalise_code(text: str | None, length: int) -> str | None:
 
 def display_code(code: str) -> str:
     return "-".join(code[i:i + 3] for i in range(0, len(code), 3))
-
-
-class GuessLimiter(FailureLimiter):
-    """Wrong codes allowed per phone and for the whole kit in a sliding window, kept in memory only
-    (no address is written to disk). Defaults: 10 per phone, 100 in all, per 10 minutes."""
-
-    def __init__(self, clock: Callable[[], float], per_client: int = 10, overall: int = 100,
-                 window_s: int = 600) -> None:
-        super().__init__(per_client, overall, window_s, clock)
-
-    def check(self, client: str) -> None:
-        try:
-            super().check(client)
-        except TooManyAttempts:
-            raise TooManyTries from None
 
 
 @dataclass(frozen=True)
@@ -202,8 +186,9 @@ class SurveyService:
         return self.library.get(visit.questionnaire)
 
     def start(self, questionnaire: Questionnaire, language: str, nonce: str, assisted: bool = False,
-              booklet_id: int | None = None, outing_id: int | None = None) -> Visit:
-        """A new visit; the same nonce (a form posted twice) gives back the same visit."""
+              booklet_id: int | None = None, outing_id: int | None = None, client: str | None = None) -> Visit:
+        """A new visit; the same nonce (a form posted twice) gives back the same visit. The phone that started
+        it (``client``) keeps access to it whatever it guesses afterwards."""
         now = self.clock()
         today = day_of(now)
         with self.store.write() as db:
@@ -224,21 +209,19 @@ class SurveyService:
             row = db.execute("SELECT * FROM survey_visits WHERE resume_code = ?", (code,)).fetchone()
         if row is None:  # the first request's visit has expired since
             raise Finished
+        if client is not None:
+            self.limiter.remember(client, code)
         return Visit.from_row(row)
 
     def find(self, text: str | None, client: str) -> Visit | None:
         """The visit a resume code opens, or None (counted as a wrong guess). Raises TooManyTries."""
-        self.limiter.check(client)
-        code = normalise_code(text, RESUME_LENGTH)
-        row = None
-        if code is not None:
-            with self.store.read() as db:
-                row = db.execute("SELECT * FROM survey_visits WHERE resume_code = ? AND updated_day >= ?",
-                                 (code, days_before(self.clock(), RESUME_DAYS))).fetchone()
-        if row is None:
-            self.limiter.failed(client)
-            return None
-        return Visit.from_row(row)
+        return self.limiter.lookup(client, normalise_code(text, RESUME_LENGTH), self._by_code)
+
+    def _by_code(self, code: str) -> Visit | None:
+        with self.store.read() as db:
+            row = db.execute("SELECT * FROM survey_visits WHERE resume_code = ? AND updated_day >= ?",
+                             (code, days_before(self.clock(), RESUME_DAYS))).fetchone()
+        return None if row is None else Visit.from_row(row)
 
     def visit(self, visit_id: int) -> Visit | None:
         with self.store.read() as db:

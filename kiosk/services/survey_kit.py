@@ -26,7 +26,7 @@ class SurveyServices:
 def build_survey(settings: Settings, store: Store, clock: Callable[[], float]) -> SurveyServices:
     """Loads and checks the questionnaires (raises ContentError listing every problem)."""
     library = load_library(settings.survey.content_dir or None)
-    limiter = GuessLimiter(clock)  # one budget of wrong guesses for resume and booklet codes
+    limiter = GuessLimiter(clock, store=store)  # one budget of wrong guesses for resume and booklet codes
     return SurveyServices(library, SurveyService(store, library, clock, limiter),
                           BookletService(store, clock, limiter), AppointmentService(store, clock),
                           AudioCatalogue(settings.survey.audio_dir))

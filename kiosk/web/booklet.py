@@ -21,6 +21,7 @@ from kiosk.web.survey_common import (
     problem,
     text_of,
     token,
+    too_many,
 )
 
 blueprint = Blueprint("booklet", __name__, url_prefix="/booklet")
@@ -46,8 +47,8 @@ def qr_svg(url: str, label: str) -> Markup:
 def _find(code: str) -> Booklet | tuple:
     try:
         booklet = context().services.booklets.find(code, client_key())
-    except TooManyTries:
-        return problem("too_many", 429)
+    except TooManyTries as held:
+        return too_many(held)
     return booklet if booklet is not None else problem("unknown_booklet", 404)
 
 
@@ -61,8 +62,8 @@ def open_booklet():
     check_token(OPEN)
     try:
         booklet = context().services.booklets.find(request.form.get("code"), client_key())
-    except TooManyTries:
-        return problem("too_many", 429)
+    except TooManyTries as held:
+        return too_many(held)
     if booklet is None:
         return page("booklet/open.html", status=404, open_token=token(OPEN), open_error=True,
                     lang_endpoint="booklet.open_form")
@@ -101,7 +102,8 @@ def start_visit(code: str):
     posted = check_token(_purpose(found, "start"))
     services = context().services
     try:
-        visit = services.visits.start(services.library.default, g.lang, nonce=posted, booklet_id=found.id)
+        visit = services.visits.start(services.library.default, g.lang, nonce=posted, booklet_id=found.id,
+                                      client=client_key())
     except Finished:
         return problem("unknown_code", 404)
     return _see_other("survey.code_page", code=visit.code)
@@ -138,8 +140,8 @@ def _visit_for_booklet(code: str) -> Visit | tuple:
     services = context().services
     try:
         visit = services.visits.find(code, client_key())
-    except TooManyTries:
-        return problem("too_many", 429)
+    except TooManyTries as held:
+        return too_many(held)
     if visit is None:
         return problem("unknown_code", 404)
     return visit
@@ -167,7 +169,7 @@ def create_from_visit(code: str):
         existing = services.booklets.get(visit.booklet_id)
         if existing is not None:
             return _see_other("booklet.show", code=existing.code)
-    booklet = services.booklets.create(posted, visit)
+    booklet = services.booklets.create(posted, visit, client=client_key())
     return _see_other("booklet.show", code=booklet.code)
 
 
@@ -183,8 +185,8 @@ def add_visit(code: str):
     services = context().services
     try:
         booklet = services.booklets.find(request.form.get("booklet_code"), client_key())
-    except TooManyTries:
-        return problem("too_many", 429)
+    except TooManyTries as held:
+        return too_many(held)
     if booklet is None:
         return _results_again(visit, status=404, booklet_error=True, lang_endpoint="survey.results")
     services.booklets.attach(booklet, visit)

@@ -39,6 +39,7 @@ from kiosk.web.survey_common import (
     problem,
     text_of,
     token,
+    too_many,
     use_language,
 )
 
@@ -66,8 +67,8 @@ def _open(code: str) -> tuple[Visit, Questionnaire] | tuple[str, int, dict[str, 
     services = context().services
     try:
         visit = services.visits.find(code, client_key())
-    except TooManyTries:
-        return problem("too_many", 429)
+    except TooManyTries as held:
+        return too_many(held)
     if visit is None:
         return problem("unknown_code", 404)
     questionnaire = services.visits.questionnaire_of(visit)
@@ -116,7 +117,8 @@ def start():
     if ticket and not assisted:
         return _intro_page(ticket)  # expired while the page was open: nothing started, the mediator sees why
     try:
-        visit = services.visits.start(questionnaire, g.lang, nonce=posted, assisted=assisted)
+        visit = services.visits.start(questionnaire, g.lang, nonce=posted, assisted=assisted,
+                                      client=client_key())
     except Finished:
         return problem("unknown_code", 404)
     return _see_other("survey.code_page", code=visit.code)
@@ -128,8 +130,8 @@ def resume():
     services = context().services
     try:
         visit = services.visits.find(request.form.get("code"), client_key())
-    except TooManyTries:
-        return problem("too_many", 429)
+    except TooManyTries as held:
+        return too_many(held)
     if visit is None:
         library = services.library
         return page("survey/intro.html", status=404, questionnaires=list(library.questionnaires.values()),

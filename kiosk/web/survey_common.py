@@ -11,6 +11,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 from kiosk.runtime import Kit
+from kiosk.services.survey import TooManyTries
 from kiosk.services.survey_content import Questionnaire, Texts
 from kiosk.services.survey_kit import SurveyServices
 from kiosk.web.csrf import CsrfTokens
@@ -87,6 +88,12 @@ def page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str
 def problem(kind: str, status: int, **values) -> tuple[str, int, dict[str, str]]:
     """A page that explains what happened and where to go: unknown code, finished visit, too many tries."""
     return page("survey/problem.html", status=status, kind=kind, **values)
+
+
+def too_many(held: TooManyTries) -> tuple[str, int, dict[str, str]]:
+    """429 for the phone that typed too many wrong codes, saying how long to wait (also as Retry-After)."""
+    body, status, headers = problem("too_many", 429, wait_minutes=held.minutes)
+    return body, status, {**headers, "Retry-After": str(held.retry_after_s)}
 
 
 def install(app: Flask, ctx: SurveyContext) -> None:
