@@ -45,6 +45,10 @@ SYSTEM_TOOLS: dict[str, str] = {
     "qemu-system-x86_64": "qemu-system-x86",
     "mkfs.ext4": "e2fsprogs",
     "ssh": "openssh-client",
+    # tests/stands/sshd.py: a participant's at job, extended attribute and ACL on the simulated laptop.
+    "at": "at",
+    "setfattr": "attr",
+    "setfacl": "acl",
 }
 AXE = CHECKOUT / "tests" / ".node" / "node_modules" / "axe-core" / "axe.min.js"
 
