@@ -47,6 +47,10 @@ SYSTEM_TOOLS: dict[str, str] = {
     "qemu-system-x86_64": "qemu-system-x86",
     "mkfs.ext4": "e2fsprogs",
     "ssh": "openssh-client",
+    # tests/stands/sshd.py: a participant's at job, extended attribute and ACL on the simulated laptop.
+    "at": "at",
+    "setfattr": "attr",
+    "setfacl": "acl",
 }
 # Shared libraries that no binary above brings, and the Debian package of each: Playwright's bundled node
 # driver links libatomic, which a minimal Debian root (debootstrap --variant=minbase) lacks.

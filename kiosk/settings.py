@@ -372,7 +372,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("tablets", "linux_skeleton", PATH, "/var/lib/triporteur/guest-skeleton",
             "On a Linux tablet, the golden copy of the guest's home that every wipe restores."),
     Setting("tablets", "linux_wifi_keep", TEXTS, [],
-            "NetworkManager connections a Linux wipe keeps (the kit's own Wi-Fi); all others are removed."),
+            "Names of the NetworkManager connections whose UUIDs enrollment records as kept (the kit's own "
+            "Wi-Fi); empty: every connection present at enrollment. A wipe removes every other connection, of any "
+            "type."),
     Setting("tablets", "parallel", POSITIVE, 4, "How many tablets are wiped at once."),
     Setting("tablets", "step_timeout_seconds", POSITIVE, 120, "A wipe step taking longer fails the wipe."),
     Setting("tablets", "retries", COUNT, 3, "Connection attempts before a tablet is marked as needing attention."),

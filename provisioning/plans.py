@@ -94,8 +94,9 @@ class LinuxPlan(Plan):
     @property
     def guest(self) -> linux.Guest:
         details = self.device.details
+        keep = details.get("connections_keep")
         return linux.Guest(details["guest"], details["uid"], details["gid"], details["home"], details["skeleton"],
-                           details["manifest"], tuple(self.context.settings.tablets.linux_wifi_keep))
+                           details["manifest"], details.get("account", {}), None if keep is None else tuple(keep))
 
     def open(self) -> SshSession:
         pin = self.context.inventory.host_key(self.device.name)
@@ -111,16 +112,24 @@ class LinuxPlan(Plan):
                  lambda s: s.check(linux.end_processes_script(self.guest), self.context.timeout,
                                    "ending the guest's processes")),
             Step("media", "unmounting removable media", self._unmount_media),
-            Step("home", "restoring the guest's home from the golden skeleton",
+            Step("account", "putting the guest account back as enrolled (password, name, shell)",
+                 self._restore_account),
+            Step("home", "making the guest's home anew from the golden skeleton",
                  lambda s: s.check(linux.restore_home_script(self.guest), self.context.timeout,
                                    "restoring the guest's home")),
-            Step("temporary", "removing the guest's files in /tmp, /var/tmp, /dev/shm",
-                 lambda s: s.check(linux.temporary_files_script(self.guest), self.context.timeout,
-                                   "removing the guest's temporary files")),
-            Step("wifi", "removing Wi-Fi connections not on the allow-list", self._remove_wifi),
-            Step("print", "cancelling print jobs and their files",
+            Step("leftovers", "removing the guest's files on every filesystem, IPC objects, at jobs",
+                 lambda s: s.check(linux.leftovers_script(self.guest), self.context.timeout,
+                                   "removing what the guest left outside its home")),
+            Step("wifi", "removing network connections not recorded at enrollment", self._remove_connections),
+            Step("print", "cancelling print jobs and emptying the spool",
                  lambda s: s.check(linux.print_jobs_script(), self.context.timeout, "cancelling print jobs")),
         ]
+
+    def _restore_account(self, session: SshSession) -> None:
+        if not self.guest.recorded:
+            raise StepFailed("the guest account was not recorded at enrollment: run `provision tablets skeleton "
+                             f"{self.device.name}` first")
+        session.check(linux.restore_account_script(self.guest), self.context.timeout, "restoring the guest account")
 
     def _unmount_media(self, session: SshSession) -> None:
         mounts = session.check("cat /proc/self/mounts", self.context.timeout, "listing mounts").text
@@ -129,15 +138,20 @@ class LinuxPlan(Plan):
             session.check("umount -l -- " + " ".join(linux.q(t) for t in targets), self.context.timeout,
                           "unmounting removable media")
 
-    def _remove_wifi(self, session: SshSession) -> None:
-        listing = session.check(linux.wifi_script(), self.context.timeout, "listing Wi-Fi connections").stdout
-        victims = linux.unwanted_wifi(linux.parse_wifi_output(listing), self.guest.wifi_keep)
+    def _remove_connections(self, session: SshSession) -> None:
+        if self.guest.connections_keep is None:
+            raise StepFailed("the connections to keep were not recorded at enrollment: run `provision tablets "
+                             f"skeleton {self.device.name}` first")
+        listing = session.check(linux.connections_script(), self.context.timeout, "listing network connections")
+        victims = linux.unwanted_connections(linux.parse_connections_output(listing.stdout),
+                                             self.guest.connections_keep)
         if victims:
-            session.check(linux.remove_wifi_script(victims), self.context.timeout, "removing Wi-Fi connections")
+            session.check(linux.remove_connections_script(victims), self.context.timeout,
+                          "removing network connections")
 
     def verify(self, session: SshSession) -> Verdict:
         done = session.check(linux.verify_script(self.guest), self.context.timeout, "verifying the laptop")
-        return Verdict(linux.findings(self.guest, done.stdout, self.guest.wifi_keep))
+        return Verdict(linux.findings(self.guest, done.stdout))
 
     def lend(self, session: SshSession) -> dict[str, Any]:
         verdict = self.verify(session)

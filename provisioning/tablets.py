@@ -132,13 +132,28 @@ class Tablets:
             if uid == 0 or home in ("", "/"):
                 raise StepFailed(f"{guest!r} cannot be a guest account (uid {uid}, home {home!r})")
             manifest = self._skeleton_manifest(session, skeleton)
+            records = self._guest_records(session, guest)
         details = {"login": login, "guest": guest, "uid": uid, "gid": gid, "home": home, "skeleton": skeleton,
-                   "manifest": manifest}
+                   "manifest": manifest, **records}
         device = self.inventory.enroll(name, "linux", LINUX_SKELETON, details, address=join_address(host, port))
         self.inventory.pin_host_key(name, pinned(offered))
         return device
 
+    def _guest_records(self, session: Any, guest: str) -> dict[str, Any]:
+        """What a wipe puts back and keeps: the guest's passwd and shadow lines, and the UUIDs of the network
+        connections to keep (those named in tablets.linux_wifi_keep, or all present when it is empty)."""
+        output = session.check(linux.account_script(guest), self.timeout, "reading the guest account").stdout
+        account = linux.parse_account(linux.parse_sections(output).get("account", []))
+        if not account["passwd"] or not account["shadow"]:
+            raise StepFailed(f"could not read {guest!r}'s passwd and shadow entries (is the login root or sudo?)")
+        listing = session.check(linux.connections_script(), self.timeout, "listing network connections").stdout
+        keep = linux.connections_to_keep(linux.parse_connections_output(listing), self.settings.tablets.linux_wifi_keep)
+        return {"account": account, "connections_keep": list(keep)}
+
     def _skeleton_manifest(self, session: Any, skeleton: str) -> dict[str, list[Any]]:
+        # Root-owned and read-only to everyone else: the guest must not be able to change what it is reset to.
+        session.check(f"[ ! -d {linux.q(skeleton)} ] || {{ chown -R -h 0:0 -- {linux.q(skeleton)} && "
+                      f"chmod -R go-w -- {linux.q(skeleton)}; }}", self.timeout, "making the skeleton root-owned")
         output = session.check(f"printf '{linux.MARK}tree\\0'; {linux.tree_script(skeleton)}", self.timeout,
                                "reading the golden skeleton").stdout
         manifest, _ = linux.manifest_from(linux.parse_sections(output).get("tree", []))
@@ -157,7 +172,8 @@ class Tablets:
         plan = self.plan_factory(device, self.context)
         with plan.open() as session:
             manifest = self._skeleton_manifest(session, device.details["skeleton"])
-        self.inventory.update_details(name, manifest=manifest)
+            records = self._guest_records(session, device.details["guest"])
+        self.inventory.update_details(name, manifest=manifest, **records)
         return self.inventory.transition(name, WIPING, "golden skeleton re-read: wipe pending",
                                          (READY, WIPING, ATTENTION))
 

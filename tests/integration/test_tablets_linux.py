@@ -57,7 +57,7 @@ def test_enroll_lend_return_from_the_command_line_leaves_nothing_of_the_particip
     returned = provision(config, "tablets", "return", "portable-1")
     assert returned.returncode == 0, returned.stdout + returned.stderr
     assert "portable-1: ready — verified clean" in returned.stdout
-    assert "restoring the guest's home from the golden skeleton" in returned.stdout  # a progress line
+    assert "making the guest's home anew from the golden skeleton" in returned.stdout  # a progress line
     assert laptop.leftovers() == []
     assert laptop.guest_processes() == []
     assert laptop.kit_owned_tmp.exists()  # only the guest's files go, not the kit's
@@ -170,7 +170,7 @@ def test_sshd_stopped_mid_wipe_needs_attention_and_a_later_run_finishes(linux_ta
     laptop.start_guest_process()
 
     def power_off_the_laptop(event):
-        if event.tablet == "p" and event.state == RUNNING and event.detail.startswith("restoring the guest's home"):
+        if event.tablet == "p" and event.state == RUNNING and event.detail.startswith("making the guest's home anew"):
             laptop.stop()
 
     unsubscribe = tablets.bus.subscribe(power_off_the_laptop)

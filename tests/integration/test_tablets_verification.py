@@ -38,10 +38,18 @@ def without(step: str):
 LINUX_STEPS = {
     "processes": "process(es) of the guest still running",
     "media": "removable media still mounted",
+    "account": "the guest account differs from enrollment: full name (GECOS), password, "
+               "date of the last password change",
     "home": "the guest's home differs from the golden skeleton",
-    "temporary": "file(s) of the guest left outside its home",
-    "wifi": "1 Wi-Fi connection(s) not on the allow-list",
-    "print": "2 print job file(s) left in the spool",
+    "leftovers": "file(s) of the guest left outside its home",
+    "wifi": "network connection(s) not recorded at enrollment",
+    "print": "print job file(s) left in the spool",
+}
+HOSTILE_ONLY = {  # what only a hostile participant leaves: each found when its step is skipped
+    "account": "the guest account differs from enrollment",
+    "home": "extended attribute(s) or ACL(s) in the guest's home that the skeleton does not have",
+    "leftovers": "shared memory or IPC object(s) of the guest",
+    "wifi": "4 network connection(s) not recorded at enrollment (802-3-ethernet, wifi, wireguard)",
 }
 
 
@@ -54,29 +62,37 @@ def test_a_linux_wipe_missing_any_step_is_never_ready(linux_tablets, tmp_path, s
     assert skipped in {step.name for step in plan_for(tablets.inventory.get("p"), tablets.context).steps()}
     tablets.lend("p")
     laptop.plant_participant_session()
+    laptop.plant_hostile_participant()
     laptop.plant_usb_stick()
     laptop.start_guest_process()
 
     device = tablets.give_back("p")
     assert device.status == "needs-attention"
     assert LINUX_STEPS[skipped] in device.reason
+    assert HOSTILE_ONLY.get(skipped, "") in device.reason
     assert_honest(device, laptop)
     for personal in ("attestation", "Dupont", "carte", "CV"):
         assert personal not in device.reason  # counts and places, never a participant's names
 
 
-def test_a_guest_file_where_no_step_looks_is_still_found(linux_tablets, tmp_path):
+def test_a_guest_file_in_any_corner_is_removed_and_found_when_the_step_fails(linux_tablets, tmp_path):
+    """No fixed list of places: a world-writable corner of /var/lib is swept like /tmp."""
     laptop = linux_tablets()
-    tablets = open_tablets(tablet_settings(tmp_path))
-    enroll_laptop(tablets, "p", laptop)
-    tablets.lend("p")
-    laptop.plant_participant_session()
+    settings = tablet_settings(tmp_path)
+    enroll_laptop(open_tablets(settings), "p", laptop)
+    broken = open_tablets(settings, plan_factory=without("leftovers"))
+    broken.lend("p")
     laptop.path("/var/lib/php/sessions").mkdir(parents=True)
-    laptop.guest_file("/var/lib/php/sessions/sess_caf", b"login=dupont")  # a world-writable corner
+    laptop.guest_file("/var/lib/php/sessions/sess_caf", b"login=dupont")
 
-    device = tablets.give_back("p")
+    device = broken.give_back("p")
     assert device.status == "needs-attention"
     assert "1 file(s) of the guest left outside its home (/var/lib: 1)" in device.reason
+    assert_honest(device, laptop)
+
+    device = open_tablets(settings).wipe(["p"])[0]
+    assert device.status == "ready", device.reason
+    assert not laptop.path("/var/lib/php/sessions/sess_caf").exists()
     assert_honest(device, laptop)
 
 
@@ -125,3 +141,28 @@ def test_a_partial_wipe_that_leaves_a_file_is_never_ready(adb_server, android_ta
     assert "1 item(s) left in the shared folder Download" in device.reason
     assert "1 item(s) left in the shared folder DCIM" in device.reason
     assert "releve" not in device.reason
+
+
+def test_nothing_a_hostile_participant_plants_survives_a_return(linux_tablets, tmp_path):
+    """The issue's list, planted as the guest: own password, GECOS, /run/lock, a second filesystem, an xattr and
+    an ACL on the home itself, a message queue and shared memory, an at job, a user unit and lingering, a
+    same-name Wi-Fi, a WireGuard VPN, an 802.1X login, a CUPS tmp file, a passwd-like process."""
+    laptop = linux_tablets()
+    tablets = open_tablets(tablet_settings(tmp_path))
+    enroll_laptop(tablets, "p", laptop)
+    tablets.lend("p")
+    planted = laptop.plant_hostile_participant()
+    before = laptop.leftovers()
+    for trace in ("run/lock/", "srv/partage", "extended attributes on the home", "the guest account differs",
+                  "network connections", "print spool", "SysV IPC objects", "at jobs: 1", "dev/mqueue/dupont"):
+        assert any(trace in found for found in before), (trace, before)  # the control: each was really planted
+
+    device = tablets.give_back("p")
+    assert device.status == "ready", device.reason
+    assert laptop.leftovers() == [] and laptop.guest_processes() == []
+    assert laptop.account_lines() == laptop.enrolled_account  # the documented guest password logs in again
+    status, _, _ = laptop.as_guest("true")
+    assert status == 0
+    assert not laptop.path("/var/lib/systemd/linger/tkguest").exists()
+    assert len(planted) >= 15
+    assert_honest(device, laptop)

@@ -23,10 +23,12 @@ sshd; keep its imports to the standard library (paramiko and cryptography are im
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -40,10 +42,14 @@ HERE = Path(__file__).resolve()
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 USR_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 ETC_COPIED = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "hosts", "host.conf",
-              "localtime", "shells", "login.defs", "ssl", "ssh/moduli")
+              "localtime", "shells", "login.defs", "ssl", "ssh/moduli", "pam.d", "pam.conf", "security", "environment")
 SKELETON = "/var/lib/triporteur/guest-skeleton"
 GUEST = "tkguest"
 KIT_WIFI = "Point numerique staff"
+GUEST_PASSWORD = "bienvenue au point numerique"  # noqa: S105 - the documented guest password of the stand
+# The laptop's own tmpfs mounts (inside its mount namespace): a participant can write to each of them.
+TMPFS_MOUNTS = (("/run", "mode=0755,size=16m"), ("/run/lock", "mode=1777,size=5m"), ("/dev/shm", "mode=1777,size=16m"),
+                ("/srv", "mode=0755,size=16m"))
 ROOT_PASSWORD = "correct horse battery staple"  # noqa: S105 - the simulated laptop's own root password
 
 
@@ -89,6 +95,14 @@ def _ed25519_pair(comment: str) -> tuple[bytes, str]:
     return private, f"{public.decode()} {comment}"
 
 
+def _has_group(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _password_hash(password: str) -> str:
     try:
         import warnings
@@ -115,6 +129,8 @@ class LinuxTablet:
     uid: int = field(default_factory=unused_uid)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    inner_pid: int | None = None
+    enrolled_account: tuple[str, str] = ("", "")
 
     @property
     def root(self) -> Path:
@@ -125,12 +141,22 @@ class LinuxTablet:
         return self.uid
 
     @property
+    def live_root(self) -> Path:
+        """The laptop's "/" as its own processes see it, its tmpfs mounts included (through /proc/PID/root of
+        sshd, PID 1 of its namespaces); the tree on disk while it is off."""
+        if self.process is not None and self.process.poll() is None and self.inner_pid:
+            live = Path(f"/proc/{self.inner_pid}/root")
+            if live.exists():
+                return live
+        return self.root
+
+    @property
     def home(self) -> Path:
-        return self.root / "home" / self.guest
+        return self.path(f"/home/{self.guest}")
 
     @property
     def skeleton(self) -> Path:
-        return self.root / SKELETON.lstrip("/")
+        return self.path(SKELETON)
 
     @property
     def admin_key(self) -> Path:
@@ -142,20 +168,32 @@ class LinuxTablet:
         return (self.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[1]
 
     def path(self, inside: str) -> Path:
-        return self.root / inside.lstrip("/")
+        return self.live_root / inside.lstrip("/")
 
     # --- building --------------------------------------------------------------------------------------
     def build(self) -> LinuxTablet:
         root = self.root
-        for name in ("usr", "etc/ssh", "proc", "dev/shm", "tmp", "var/tmp", "var/spool/cups", "var/spool/cron/crontabs",
-                     "var/mail", "var/lib", "run/sshd", "root/.ssh", "home", "etc/NetworkManager/system-connections",
+        for name in ("usr", "etc/ssh", "proc", "dev/shm", "dev/mqueue", "tmp", "var/tmp", "var/spool/cups/tmp",
+                     "var/spool/cron/crontabs", "var/spool/cron/atjobs", "var/spool/cron/atspool", "var/mail",
+                     "var/lib/systemd/linger", "run", "srv", "root/.ssh", "home",
+                     "etc/NetworkManager/system-connections",
                      "media"):
             (root / name).mkdir(parents=True, exist_ok=True)
         for name in ("tmp", "var/tmp", "dev/shm"):
             (root / name).chmod(0o1777)
         (root / "root").chmod(0o700)
-        (root / "run/sshd").chmod(0o755)
         (root / "var/spool/cups").chmod(0o710)
+        lp = grp.getgrnam("lp").gr_gid if _has_group("lp") else 7
+        os.chown(root / "var/spool/cups/tmp", 0, lp)
+        (root / "var/spool/cups/tmp").chmod(0o1770)
+        for name in ("atjobs", "atspool"):  # as Debian's `at` package makes them: atd and at run as daemon
+            os.chown(root / "var/spool/cron" / name, 1, 1)
+            (root / "var/spool/cron" / name).chmod(0o1770)
+        (root / "etc/at.deny").write_text("")  # every user may queue jobs, as on Debian
+        sequence = root / "var/spool/cron/atjobs/.SEQ"
+        sequence.write_text("0\n")
+        os.chown(sequence, 1, 1)
+        sequence.chmod(0o600)
         for name in USR_LINKS:
             host = Path("/") / name
             if host.is_symlink():
@@ -175,6 +213,7 @@ class LinuxTablet:
         self._skeleton()
         self.restore_home_from_skeleton()
         self.add_wifi(KIT_WIFI, "the-kits-own-staff-passphrase")
+        self.enrolled_account = self.account_lines()
         return self
 
     def _accounts(self) -> None:
@@ -187,12 +226,15 @@ class LinuxTablet:
             f"sshd:x:{sshd.pw_uid}:{sshd.pw_gid}::/run/sshd:/usr/sbin/nologin\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
             f"{self.guest}:x:{self.uid}:{self.gid}:Invité:/home/{self.guest}:/bin/bash\n")
-        (etc / "group").write_text(f"root:x:0:\ndaemon:x:1:\nlp:x:7:\nnogroup:x:65534:\n"
+        # shadow's gid is the host's: unix_chkpwd (setgid shadow, from the host's /usr) reads /etc/shadow with it.
+        shadow_gid = grp.getgrnam("shadow").gr_gid if _has_group("shadow") else 42
+        (etc / "group").write_text(f"root:x:0:\ndaemon:x:1:\nlp:x:7:\nshadow:x:{shadow_gid}:\nnogroup:x:65534:\n"
                                    f"{self.guest}:x:{self.gid}:\n")
         shadow = etc / "shadow"
         shadow.write_text(f"root:{_password_hash(ROOT_PASSWORD)}:19000:0:99999:7:::\n"
                           "daemon:*:19000:0:99999:7:::\nlp:*:19000:0:99999:7:::\nsshd:*:19000:0:99999:7:::\n"
-                          f"nobody:*:19000:0:99999:7:::\n{self.guest}:*:19000:0:99999:7:::\n")
+                          f"nobody:*:19000:0:99999:7:::\n{self.guest}:{_password_hash(GUEST_PASSWORD)}:19000:0:99999:7:::\n")
+        os.chown(shadow, 0, shadow_gid)
         shadow.chmod(0o640)
 
     def _ssh(self) -> None:
@@ -310,34 +352,59 @@ class LinuxTablet:
             raise StandError(f"could not mount a USB stick: {err}")
 
     def leftovers(self) -> list[str]:
-        """Every file of the guest outside the home, every difference between home and skeleton."""
+        """Every trace of a participant, looked at from outside the laptop's own tools: files of the guest on
+        any of its filesystems (tmpfs included), home vs skeleton and the home's extended attributes, the
+        account vs what it was built with, connections, print spool, IPC objects and at jobs."""
         found = []
-        for path in self.root.rglob("*"):
-            if path.is_relative_to(self.root / "usr") or path.is_relative_to(self.root / "proc"):
-                continue
-            if path.is_relative_to(self.home) or path == self.home:
-                continue
+        top = self.live_root
+        for path in _walk(top, skip=(top / "usr", top / "proc", self.home)):
             if os.lstat(path).st_uid == self.uid:
-                found.append(str(path.relative_to(self.root)))
+                found.append(str(path.relative_to(top)))
         found += [f"home differs: {difference}" for difference in tree_differences(self.skeleton, self.home)]
-        wifi = sorted(p.name for p in self.path("/etc/NetworkManager/system-connections").iterdir())
+        if self.home.exists() and os.listxattr(self.home, follow_symlinks=False):
+            found.append("extended attributes on the home")
+        if self.account_lines() != self.enrolled_account:
+            found.append("the guest account differs from the one the laptop was built with")
+        wifi = [p.name for folder in ("/etc", "/run") for p in
+                sorted(self.path(f"{folder}/NetworkManager/system-connections").glob("*"))]  # /run: only while on
         if wifi != [f"{KIT_WIFI}.nmconnection"]:
-            found.append(f"wifi connections: {wifi}")
-        spool = sorted(p.name for p in self.path("/var/spool/cups").iterdir())
+            found.append(f"network connections: {wifi}")
+        spool = sorted(str(p.relative_to(self.path("/var/spool/cups")))
+                       for p in self.path("/var/spool/cups").rglob("*") if not p.is_dir())
         if spool:
             found.append(f"print spool: {spool}")
+        if self.process is not None and self.process.poll() is None:
+            ipc = self.ssh(f"awk -v u={self.uid} 'NR > 1 && ($8 == u || $10 == u)' /proc/sysvipc/shm /proc/sysvipc/msg;"
+                           f" awk -v u={self.uid} 'NR > 1 && ($5 == u || $7 == u)' /proc/sysvipc/sem")[1]
+            if ipc.strip():
+                found.append("SysV IPC objects of the guest")
+        jobs = [p.name for p in self.path("/var/spool/cron/atjobs").iterdir() if p.name != ".SEQ"]
+        if jobs:
+            found.append(f"at jobs: {len(jobs)}")
         return found
 
+    def account_lines(self) -> tuple[str, str]:
+        """The guest's lines in the laptop's /etc/passwd and /etc/shadow."""
+        def line(name: str) -> str:
+            entries = self.path(f"/etc/{name}").read_text().splitlines()
+            return next((entry for entry in entries if entry.startswith(f"{self.guest}:")), "")
+        return line("passwd"), line("shadow")
+
     def guest_processes(self) -> list[int]:
-        """PIDs (host view) of processes running as the guest's uid: unique to this laptop."""
+        """PIDs (host view) of live processes with the guest's uid as real, effective, saved or filesystem uid
+        (a uid unique to this laptop)."""
         pids = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    if entry.stat().st_uid == self.uid:
-                        pids.append(int(entry.name))
-                except FileNotFoundError:
+                    status = (entry / "status").read_text()
+                except OSError:
                     continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                if fields.get("State", "").strip().startswith("Z"):
+                    continue
+                if str(self.uid) in fields.get("Uid", "").split():
+                    pids.append(int(entry.name))
         return pids
 
     # --- running ---------------------------------------------------------------------------------------
@@ -347,17 +414,28 @@ class LinuxTablet:
             raise StandError("unshare is not installed")
         config = {"root": str(self.root), "home_size": self.home_size, "hang_loginctl": self.hang_loginctl,
                   "guest": self.guest, "uid": self.uid}
-        argv = [unshare, "--mount", "--pid", "--fork", "--kill-child=SIGKILL", "--propagation", "private", "--",
+        argv = [unshare, "--mount", "--pid", "--ipc", "--fork", "--kill-child=SIGKILL", "--propagation", "private",
+                "--",
                 sys.executable, "-I", str(HERE), "_inside", json.dumps(config)]
         log = (self.directory / "sshd.log").open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         try:
             wait_until(self._answers, timeout, f"sshd of {self.directory.name} on port {self.port}")
+            self.inner_pid = wait_until(self._child, timeout, "the namespace's PID 1")
         except StandError:
             self.stop()
             raise StandError(f"sshd did not start:\n{self.log()}") from None
         return self
+
+    def _child(self) -> int | None:
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            pids = children.read_text().split()
+        except OSError:
+            return None
+        return int(pids[0]) if pids else None
 
     def _answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
@@ -377,6 +455,7 @@ class LinuxTablet:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+        self.inner_pid = None
         uid = self.uid
         wait_until(lambda: not self.guest_processes(), 10, f"processes of uid {uid} to end")
 
@@ -411,9 +490,93 @@ class LinuxTablet:
             raise StandError(f"could not start a guest process: {err}")
         wait_until(self.guest_processes, 10, "the guest's process to start")
 
+    def as_guest(self, command: str, stdin: str = "") -> tuple[int, str, str]:
+        """Run a command as the participant would, logged in as the guest (real and effective uid)."""
+        environment = f"env HOME=/home/{self.guest} USER={self.guest} LOGNAME={self.guest}"
+        return self.ssh(f"printf %s {shlex.quote(stdin)} | setpriv --reuid={self.uid} --regid={self.gid} "
+                        f"--clear-groups -- {environment} sh -c {shlex.quote(command)}")
+
+    def plant_hostile_participant(self) -> dict[str, str]:
+        """What a participant who knows Linux leaves on purpose, each through the guest's own rights (root only
+        for what a desktop does on the guest's behalf); returns what was planted, by name."""
+        planted = {}
+
+        def plant(what: str, status_out_err: tuple[int, str, str], ok: bool = True) -> None:
+            status, _, err = status_out_err
+            if ok and status != 0:
+                raise StandError(f"could not plant {what}: {err}")
+            planted[what] = what
+
+        new_password = "mon-mot-de-passe-a-moi-2026"  # noqa: S105 - the participant's own, in the test
+        plant("guest password", self.as_guest("passwd", f"{GUEST_PASSWORD}\n{new_password}\n{new_password}\n"))
+        plant("GECOS", self.as_guest("chfn -r 'Jean Dupont' -h 0612345678", f"{new_password}\n"), ok=False)
+        if self.account_lines()[0].split(":")[4] == "Invité":
+            raise StandError("chfn did not change the GECOS")
+        plant("/run/lock file", self.as_guest("echo secret > /run/lock/.dupont"))
+        plant("/srv file", self.as_guest("echo secret > /srv/partage/releve-CAF.txt"))
+        plant("home xattr", self.as_guest(f"setfattr -n user.secret -v code-1234 /home/{self.guest}"))
+        plant("home ACL", self.as_guest(f"setfacl -m u:nobody:rwx /home/{self.guest}"))
+        ipc = ("import ctypes, os\n"
+               "libc = ctypes.CDLL('libc.so.6', use_errno=True)\n"
+               "libc.shmat.restype = ctypes.c_void_p\n"
+               "shmid = libc.shmget(0x7a11, 4096, 0o1000 | 0o600)\n"
+               "assert shmid >= 0, ctypes.get_errno()\n"
+               "ctypes.memmove(libc.shmat(shmid, None, 0), b'IBAN FR76', 9)\n"
+               "libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p]\n"
+               "fd = libc.mq_open(b'/dupont', os.O_CREAT | os.O_WRONLY, 0o600, None)\n"
+               "assert fd >= 0, ctypes.get_errno()\n"
+               "assert libc.mq_send(fd, b'code 1234', 9, 0) == 0\n")
+        plant("shm and mqueue", self.as_guest(f"python3 -c {shlex.quote(ipc)}"))
+        plant("at job", self.as_guest("echo 'cat ~/.bashrc' | at now + 1 hour"))
+        plant("crontab", self.as_guest("mkdir -p ~/.config/systemd/user && echo '[Service]' > "
+                                       "~/.config/systemd/user/evil.service"))
+        plant("lingering", self.ssh(f"touch /var/lib/systemd/linger/{self.guest}"))
+        plant("cups tmp file", self.ssh("echo '%PDF CAF' > /var/spool/cups/tmp/.cups-job-42 && "
+                                        f"chown {self.uid} /var/spool/cups/tmp/.cups-job-42"))
+        # NetworkManager (polkit lets a desktop user add system connections): same name as the kit's, other SSID;
+        # a WireGuard VPN with its private key; an 802.1X wired login with its password.
+        self._keyfile(f"{KIT_WIFI}-1", "wifi", "[wifi]\nssid=Freebox-Dupont\n\n[wifi-security]\nkey-mgmt=wpa-psk\n"
+                      "psk=mot-de-passe-de-la-box\n", connection_id=KIT_WIFI)
+        planted["same-name Wi-Fi"] = "same-name Wi-Fi"
+        self._keyfile("vpn-perso", "wireguard",
+                      "[wireguard]\nprivate-key=yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n")
+        planted["WireGuard VPN"] = "WireGuard VPN"
+        self._keyfile("filaire-travail", "802-3-ethernet", "[802-1x]\neap=peap;\nidentity=jdupont\npassword=secret\n",
+                      runtime=True)
+        planted["802.1X wired"] = "802.1X wired"
+        self.start_passwd_like_process()
+        planted["passwd-like process"] = "passwd-like process"
+        return planted
+
+    def _keyfile(self, name: str, kind: str, body: str, runtime: bool = False, connection_id: str = "") -> Path:
+        folder = "/run/NetworkManager/system-connections" if runtime else "/etc/NetworkManager/system-connections"
+        path = self.path(f"{folder}/{name}.nmconnection")
+        path.write_text(f"[connection]\nid={connection_id or name}\nuuid={secrets.token_hex(16)}\n"
+                        f"type={kind}\n\n{body}")
+        path.chmod(0o600)
+        return path
+
+    def start_passwd_like_process(self) -> None:
+        """A process left from the guest's session with real uid guest and effective uid root (`passwd`)."""
+        status, _, err = self.ssh(f"setsid -f setpriv --ruid={self.uid} --euid=0 -- sleep 600 "
+                                  "</dev/null >/dev/null 2>&1")
+        if status != 0:
+            raise StandError(f"could not start a passwd-like process: {err}")
+        wait_until(self.guest_processes, 10, "the passwd-like process to start")
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _walk(top: Path, skip: tuple[Path, ...]) -> list[Path]:
+    """Every path under top, not following links, leaving out the skipped trees."""
+    found = []
+    for folder, directories, files in os.walk(top):
+        here = Path(folder)
+        directories[:] = [d for d in directories if here / d not in skip]
+        found += [here / name for name in (*directories, *files)]
+    return found
 
 
 def _decode(text: str) -> bytes:
@@ -454,6 +617,15 @@ def _inside(config: dict[str, Any]) -> None:
     for node in DEV_NODES:
         _mount("--bind", f"/dev/{node}", f"{root}/dev/{node}")
     _mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", f"{root}/proc")
+    for target, options in TMPFS_MOUNTS:  # emptied at each start, like a laptop's at each boot
+        os.makedirs(f"{root}{target}", exist_ok=True)
+        _mount("-t", "tmpfs", "-o", f"nosuid,nodev,{options}", "tmpfs", f"{root}{target}")
+        if target == "/run":
+            for directory in ("sshd", "lock", "NetworkManager/system-connections"):
+                os.makedirs(f"{root}/run/{directory}", mode=0o755, exist_ok=True)
+    os.makedirs(f"{root}/srv/partage", exist_ok=True)
+    os.chmod(f"{root}/srv/partage", 0o1777)  # noqa: S103 - a shared folder, as a laptop may have one
+    _mount("-t", "mqueue", "-o", "nosuid,nodev,noexec", "mqueue", f"{root}/dev/mqueue")  # this IPC namespace's
     if config["home_size"]:
         seed = f"{root}/../home.seed"  # outside the laptop's tree
         if not os.path.isdir(seed):

@@ -84,13 +84,51 @@ def test_restoring_a_home_from_a_skeleton_with_hostile_names(tmp_path):
     assert not linux.compare_trees(expected, restored)
 
 
-def test_temporary_files_of_the_guest_only(tmp_path):
+def test_leftovers_are_swept_on_every_mounted_filesystem_not_a_fixed_list(tmp_path):
     guest = linux.Guest("guest", 4242, 4242, "/home/guest", "/skel")
-    script = linux.temporary_files_script(guest)
-    assert "-user \"$U\" -prune -exec rm -rf --one-file-system" in script
+    script = linux.leftovers_script(guest)
     assert script.startswith("U=4242;")
-    for root in ("/tmp", "/var/tmp", "/dev/shm", "/var/spool/cron/crontabs", "/var/mail"):
-        assert root in script
+    assert "/proc/self/mounts" in script and "-user \"$U\" -prune -exec rm -rf --one-file-system" in script
+    assert "/var/tmp" not in script  # found because it is mounted or under /, never because it is listed
+    roots = sh(linux._sweep_roots_script() + 'printf "%s\\n" "$roots"').decode().split("\n")
+    mounted = {line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+               if line.split()[2] == "tmpfs"}
+    assert mounted and mounted <= set(roots)  # every tmpfs of this machine is a sweep root
+    assert "/proc" not in roots and "/sys" not in roots
+
+
+def test_the_sweep_finds_files_on_a_second_filesystem_and_ipc_lists_by_creator(tmp_path):
+    guest = linux.Guest("guest", os.getuid(), os.getgid(), str(tmp_path / "home"), "/skel")
+    listing = sh("\n".join(["U=424242", linux._ipc_list(), "echo end"]))
+    assert listing == b"end\n"  # no object of an unused uid
+    assert "-printf '%p\\0' -prune" in linux.verify_script(guest)
+
+
+@pytest.mark.parametrize(("recorded", "actual", "changed"), [
+    ("tkguest:x:1001:1001:Invité:/home/tkguest:/bin/bash",
+     "tkguest:x:1001:1001:Invité,Jean,,06:/home/tkguest:/bin/bash",
+     ["full name (GECOS)"]),
+    ("tkguest:x:1001:1001:Invité:/home/tkguest:/bin/bash", "tkguest:x:1001:1001:Invité:/home/tkguest:/bin/zsh",
+     ["shell"]),
+])
+def test_account_differences_name_the_field_never_the_value(recorded, actual, changed):
+    shadow = "tkguest:$y$j9T$old:19000:0:99999:7:::"
+    record = {"passwd": recorded, "shadow": shadow}
+    assert linux.account_differences(record, {"passwd": actual, "shadow": shadow}) == changed
+    new_password = {"passwd": recorded, "shadow": "tkguest:$y$j9T$participant:20793:0:99999:7:::"}
+    assert linux.account_differences(record, new_password) == ["password", "date of the last password change"]
+    assert linux.account_differences(record, dict(record)) == []
+
+
+def test_restoring_the_account_quotes_the_recorded_hash_and_gecos():
+    guest = linux.Guest("tkguest", 1001, 1001, "/home/tkguest", "/skel", {},
+                        {"passwd": "tkguest:x:1001:1001:Invité 'kit':/home/tkguest:/bin/bash",
+                         "shadow": "tkguest:$y$j9T$abc$def:19000:0:99999:7:::"}, ())
+    script = linux.restore_account_script(guest)
+    assert "usermod -p '$y$j9T$abc$def' -c 'Invité '\"'\"'kit'\"'\"'' -s /bin/bash -- tkguest" in script
+    assert "chage -d 19000 -- tkguest" in script
+    with pytest.raises(StepFailed, match="enroll the laptop again"):
+        linux.restore_account_script(linux.Guest("g", 1, 1, "/h", "/s", {}, {"passwd": "g:x", "shadow": "g"}, ()))
 
 
 @settings(max_examples=200, deadline=None)
@@ -107,28 +145,50 @@ def test_no_name_can_end_a_section_early(names):
     assert "end" in sections
 
 
+PASSWD_LINE = "tkguest:x:1001:1001:Invité:/home/tkguest:/bin/bash"  # noqa: S105 - no password in it
+SHADOW_LINE = "tkguest:$y$j9T$kit:19000:0:99999:7:::"  # a made-up hash
 GUEST = linux.Guest("tkguest", 1001, 1001, "/home/tkguest", "/skel",
-                    {".": ["d", "0750"], "a": ["f", "0644", 1, "c" * 64]})
+                    {".": ["d", "0750"], "a": ["f", "0644", 1, "c" * 64]},
+                    {"passwd": PASSWD_LINE, "shadow": SHADOW_LINE},
+                    ("0d1e-kit",))
 
 
 def verification_output(**sections: bytes) -> bytes:
     clean_tree = b"E\0d\x000750\x001001\x004096\0\0\0E\0f\x000644\x001001\x001\0a\0\0" + b"c" * 64 + b"  ./a\0"
-    parts = {"processes": b"", "skeleton": clean_tree, "home": clean_tree, "sweep": b"",
-             "wifi": b"K\0/etc/NetworkManager/system-connections/kit.nmconnection\0Point numerique staff\0wifi\0",
+    skeleton = clean_tree.replace(b"\x001001\x00", b"\x000\x00")  # root-owned
+    parts = {"account": f"{PASSWD_LINE}\0{SHADOW_LINE}\0".encode(), "processes": b"", "skeleton": skeleton,
+             "home": clean_tree, "xattr": b"0\x000\0", "sweep": b"", "mqueue": b"/dev/mqueue\0", "ipc": b"",
+             "at": b"", "linger": b"",
+             "wifi": b"K\0/etc/NetworkManager/system-connections/kit.nmconnection\x000d1e-kit\0Point numerique staff\0"
+                     b"wifi\0",
              "spool": b"", "mounts": b"", "free": b"900000\0", **sections}
     return b"".join(f"{linux.MARK}{name}\0".encode() + body for name, body in parts.items()) + \
         f"{linux.MARK}end\0".encode()
 
 
 def test_a_clean_verification_has_no_findings():
-    assert linux.findings(GUEST, verification_output(), ["Point numerique staff"]) == []
+    assert linux.findings(GUEST, verification_output()) == []
 
 
 @pytest.mark.parametrize(("section", "body", "finding"), [
+    ("account", f"{PASSWD_LINE}\0tkguest:$y$j9T$Dupont:20793:0:99999:7:::\0".encode(),
+     "the guest account differs from enrollment: password, date of the last password change"),
+    ("account", b"", "the guest account differs from enrollment: the passwd entry, the shadow entry"),
     ("processes", b"4242\0", "1 process(es) of the guest still running"),
     ("sweep", b"/tmp/a\0/var/lib/php/x\0/var/lib/y\0", "3 file(s) of the guest left outside its home "
                                                        "(/tmp: 1, /var/lib: 2)"),
-    ("wifi", b"N\0f1a2:802-11-wireless:Box\\:Dupont\0", "1 Wi-Fi connection(s) not on the allow-list"),
+    ("sweep", b"/run/lock/x\0/srv/partage/y\0/dev/mqueue/z\0", "3 file(s) of the guest left outside its home "
+                                                                 "(/dev/mqueue: 1, /run/lock: 1, /srv: 1)"),
+    ("xattr", b"1\x000\0", "1 extended attribute(s) or ACL(s) in the guest's home that the skeleton does not have"),
+    ("xattr", b"", "extended attributes could not be checked (install the attr package on the laptop)"),
+    ("mqueue", b"", "POSIX message queues could not be checked (/dev/mqueue is not mounted)"),
+    ("ipc", b"-m 3\0-q 7\0", "2 shared memory or IPC object(s) of the guest"),
+    ("at", b"12\0", "1 at job(s) of the guest queued"),
+    ("linger", b"linger\0", "the guest's user services linger"),
+    ("wifi", b"N\0f1a2:802-11-wireless:Box\\:Dupont\0", "1 network connection(s) not recorded at enrollment "
+                                                       "(802-11-wireless)"),
+    ("wifi", b"K\0/etc/NetworkManager/system-connections/x\0other-uuid\0Point numerique staff\0wireguard\0",
+     "1 network connection(s) not recorded at enrollment (wireguard)"),
     ("spool", b"d00042-001\0c00042\0", "2 print job file(s) left in the spool"),
     ("mounts", b"/media/tkguest/CLE\0", "removable media still mounted for the guest"),
     ("free", b"1024\0", "the tablet's disk is full (1 MB free)"),
@@ -136,37 +196,49 @@ def test_a_clean_verification_has_no_findings():
     ("home", b"E\0d\x000750\x000\x004096\0\0\0E\0f\x000644\x001001\x001\0a\0\0" + b"c" * 64 + b"  ./a\0",
      "items in the guest's home are not owned by the guest"),
     ("skeleton", b"", "the golden skeleton is missing on the laptop"),
+    ("skeleton", b"E\0d\x000750\x001001\x004096\0\0\0E\0f\x000644\x000\x001\0a\0\0" + b"c" * 64 + b"  ./a\0",
+     "the golden skeleton is not owned by root (the guest could change it): provision tablets skeleton NAME"),
 ])
 def test_each_leftover_is_a_finding(section, body, finding):
-    found = linux.findings(GUEST, verification_output(**{section: body}), ["Point numerique staff"])
+    found = linux.findings(GUEST, verification_output(**{section: body}))
     assert finding in found
-    assert not any("Dupont" in text or "php" in text for text in found)
+    assert not any("Dupont" in text or "php" in text or "$y$" in text for text in found)
+
+
+def test_a_laptop_enrolled_before_the_records_is_never_ready():
+    old = linux.Guest("tkguest", 1001, 1001, "/home/tkguest", "/skel", GUEST.manifest)
+    found = linux.findings(old, verification_output())
+    assert any("provision tablets skeleton NAME" in text for text in found)
 
 
 def test_a_verification_cut_short_is_not_clean():
     cut = verification_output().split(f"{linux.MARK}end".encode())[0]
-    assert linux.findings(GUEST, cut, []) == ["the verification did not complete"]
+    assert linux.findings(GUEST, cut) == ["the verification did not complete"]
 
 
-def test_wifi_connections_from_nmcli_and_keyfiles():
-    connections = linux.parse_wifi([["N", "1-2:802-11-wireless:Caf\\:é \\\\ box"], ["N", "3-4:ethernet:Wired"],
-                                    ["K", "/etc/NetworkManager/system-connections/x", "Point numerique staff", "wifi"]])
-    assert [c.name for c in connections] == ["Caf:é \\ box", "Wired", "Point numerique staff"]
-    victims = linux.unwanted_wifi(connections, ["Point numerique staff"])
-    assert [c.handle for c in victims] == ["1-2"]
-    script = linux.remove_wifi_script(victims + connections[2:])
-    assert "nmcli connection delete uuid 1-2" in script
-    assert "rm -f -- /etc/NetworkManager/system-connections/x" in script
+def test_connections_are_kept_by_uuid_never_by_name():
+    connections = linux.parse_connections([
+        ["N", "1-2:802-11-wireless:Caf\\:é \\\\ box"], ["N", "3-4:ethernet:Wired"],
+        ["K", "/etc/NetworkManager/system-connections/x", "kit-uuid", "Point numerique staff", "wifi"],
+        ["K", "/etc/NetworkManager/system-connections/y", "copy-uuid", "Point numerique staff", "wifi"]])
+    assert [c.name for c in connections] == ["Caf:é \\ box", "Wired", "Point numerique staff", "Point numerique staff"]
+    assert linux.connections_to_keep(connections[2:3], ["Point numerique staff"]) == ("kit-uuid",)
+    assert linux.connections_to_keep(connections[:2], []) == ("1-2", "3-4")  # all present at a clean enrollment
+    victims = linux.unwanted_connections(connections, ["kit-uuid"])
+    assert [c.handle for c in victims] == ["1-2", "3-4", "/etc/NetworkManager/system-connections/y"]
+    script = linux.remove_connections_script(victims)
+    assert "nmcli connection delete uuid 1-2 uuid 3-4" in script
+    assert "rm -f -- /etc/NetworkManager/system-connections/y" in script
 
 
 def test_keyfile_listing_reads_only_the_connection_section(tmp_path):
     directory = tmp_path / "system-connections"
     directory.mkdir()
-    (directory / "Box Dupont.nmconnection").write_text("[connection]\nid=Box Dupont\ntype=wifi\n[wifi-security]\n"
-                                                       "psk=secret\n[vpn]\nid=not this\n")
-    script = linux.wifi_script().replace("/etc/NetworkManager/system-connections", str(directory))
-    connections = linux.parse_wifi_output(sh(script))
-    assert [(c.name, c.type, c.via) for c in connections] == [("Box Dupont", "wifi", "keyfile")]
+    (directory / "Box Dupont.nmconnection").write_text("[connection]\nid=Box Dupont\nuuid=u-1\ntype=wireguard\n"
+                                                       "[wireguard]\nprivate-key=secret\n[vpn]\nid=not this\n")
+    script = linux.connections_script().replace("/etc/NetworkManager/system-connections", str(directory))
+    connections = linux.parse_connections_output(sh(script))
+    assert [(c.name, c.uuid, c.type, c.via) for c in connections] == [("Box Dupont", "u-1", "wireguard", "keyfile")]
 
 
 def test_media_mount_points_are_decoded_and_deepest_first():
