@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from kiosk import create_app
 from kiosk.runtime import Adapters
-from kiosk.services.auth import LoginLimiter, verify_password, write_password_file
+from kiosk.services.auth import verify_password, write_password_file
 from kiosk.web.app import Apps
 from tests.conftest import FixedUplink, ManualClock, make_settings
 
@@ -134,9 +134,14 @@ def test_login_returns_to_the_page_asked_but_never_elsewhere(dash):
                      ).headers["Location"] == "/"
 
 
-def test_wrong_passwords_are_refused_then_rate_limited(dash):
-    ticks = [1000.0]
-    dash.context.limiter = LoginLimiter(clock=lambda: ticks[0])
+def _login_from(dash: Dashboard, address: str, password: str = PASSWORD) -> TestResponse:
+    elsewhere = {"REMOTE_ADDR": address}
+    page = dash.client.get(BASE + "/login", environ_base=elsewhere).get_data(as_text=True)
+    return dash.client.post(BASE + "/login", data={"password": password, "csrf_token": TOKEN.search(page)[1]},
+                            environ_base=elsewhere)
+
+
+def test_wrong_passwords_are_refused_then_rate_limited_even_across_a_restart(dash, tmp_path):
     for _ in range(5):
         response = dash.login("wrong password")
         assert response.status_code == 401
@@ -144,13 +149,21 @@ def test_wrong_passwords_are_refused_then_rate_limited(dash):
     blocked = dash.login()  # even the right one, from this address, for a while
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     assert "Trop de mots de passe incorrects" in blocked.get_data(as_text=True)
-    elsewhere = {"REMOTE_ADDR": "10.42.1.30"}
-    page = dash.client.get(BASE + "/login", environ_base=elsewhere).get_data(as_text=True)
-    other = dash.client.post(BASE + "/login", data={"password": PASSWORD, "csrf_token": TOKEN.search(page)[1]},
-                             environ_base=elsewhere)
-    assert other.status_code == 303  # another address has its own budget
-    ticks[0] += 901
-    assert dash.login().status_code == 303
+    assert _login_from(dash, "10.42.1.30").status_code == 303  # another address has its own budget
+
+    restarted = build(tmp_path, clock=dash.clock)  # a power cut: the guesser's budget is not handed back
+    assert restarted.login().status_code == 429
+    dash.clock.advance(901)
+    assert restarted.login().status_code == 303
+
+
+def test_a_guesser_on_many_addresses_never_locks_out_a_mediator_who_typed_nothing_wrong(dash):
+    for host in range(10, 20):  # 50 wrong passwords, 5 from each of 10 addresses: the kit's whole budget
+        for _ in range(5):
+            assert _login_from(dash, f"10.42.1.{host}", "guess").status_code == 401
+    assert _login_from(dash, "10.42.1.60", "guess").status_code == 401  # one try for a new address...
+    assert _login_from(dash, "10.42.1.60").status_code == 429  # ...then it waits with the kit
+    assert _login_from(dash, "10.42.1.99").status_code == 303  # the mediator's phone is let in
 
 
 def test_login_without_a_password_file_says_how_to_set_one(tmp_path):
