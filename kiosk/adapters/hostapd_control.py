@@ -82,13 +82,13 @@ class HostapdControl:
                 os.unlink(local)
             sock.bind(local)
             sock.connect(self.path)
+            inode = os.stat(self.path).st_ino
         except OSError as problem:
             sock.close()
             if os.path.exists(local):
                 os.unlink(local)
             raise ControlError(f"hostapd's control socket {self.path}: {problem.strerror or problem}") from None
-        self._sock, self._local = sock, local
-        self._inode = os.stat(self.path).st_ino
+        self._sock, self._local, self._inode = sock, local, inode
 
     def replaced(self) -> bool:
         """hostapd's socket file is gone or is a new one (hostapd restarted): this connection is dead."""
