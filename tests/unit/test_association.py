@@ -10,8 +10,9 @@ binary fails there, it is never skipped):
   and departures;
 - a real hostapd with ``driver=none`` (a real control socket, no radio, so an empty station table): the
   stand-in is checked to answer byte for byte as it does, and the follower is run against it.
-The firewall here is the ``none`` backend's ledger; that a revoke closes the nftables element is proven
-by the namespace tests of the firewall.
+The firewall here is the ``none`` backend's ledger; tests/integration/test_association_e2e.py runs the
+same departure and clone in network namespaces with the real nft ruleset, `kiosk serve` and
+`kiosk network follow-hostapd`, after its control (the clone online when the follower does not run).
 """
 
 from __future__ import annotations
