@@ -16,8 +16,8 @@ rendered nftables ruleset, both dnsmasq, `kiosk serve`) and measures:
 3. idle uplink: two fresh kits with no phone, uplink check disabled and enabled, for S seconds side by side:
    the kit's wan0 TX counters, every frame it sent (an AF_PACKET capture on wan0) and what the simulated
    internet received;
-4. with ``--departures N`` (alone): the time from a disassociation event to the session's revoke
-   (bench/association.py).
+4. the time from a disassociation event to the session's revoke, over 200 departures, or N with
+   ``--departures N`` alone (bench/association.py).
 
 It prints figures and asserts nothing. Needs root and network namespaces (exits 2 without them), nft,
 dnsmasq and dhclient.
@@ -604,6 +604,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit("bench: interrupted")
     print_summary(figures)
+    from bench.association import measure_departures, report_departures
+
+    report_departures(measure_departures(200))
 
 
 if __name__ == "__main__":
