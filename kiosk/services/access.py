@@ -209,7 +209,9 @@ class AccessService:
         try:
             # It may have left between the check and the grant, before the follower could see a session.
             self._require_associated(mac)
-        except GrantRefused:
+        except GrantRefused as refused:
+            if refused.reason != GrantRefused.NOT_ASSOCIATED:
+                return session  # hostapd cannot be asked now: the follower settles it when it is back
             self.revoke(mac=mac, reason="left")
             raise
         return session

@@ -405,3 +405,27 @@ def test_hostapd_lets_the_kiosks_group_on_its_socket_when_asked():
     assert "ctrl_interface=/run/hostapd\n" in plain and "ctrl_interface_group" not in plain
     followed = render(NetworkPlan.from_settings(defaults().replace(wifi__control_group="kiosk")))
     assert "ctrl_interface_group=kiosk\n" in followed
+
+
+def test_a_phone_leaving_while_it_is_granted_is_not_left_with_a_session(tmp_path):
+    """The follower sees the departure before the session exists; the grant's second look catches it."""
+    answers = iter([True, False])
+    kit = Kit.open(make_settings(tmp_path), Adapters(clock=ManualClock(), associated=lambda mac: next(answers)))
+    with pytest.raises(GrantRefused):
+        kit.access.grant(*PHONE, "fr")
+    assert kit.access.open_sessions() == [] and ledger(kit) == set()
+    assert ended(kit) == {PHONE[1]: "left"}
+
+
+def test_hostapd_unreachable_right_after_a_grant_revokes_nobody(tmp_path):
+    answers = iter([True])
+
+    def associated(mac):
+        try:
+            return next(answers)
+        except StopIteration:
+            raise OSError("hostapd restarting") from None
+
+    kit = Kit.open(make_settings(tmp_path), Adapters(clock=ManualClock(), associated=associated))
+    assert kit.access.grant(*PHONE, "fr").mac == PHONE[1]
+    assert open_macs(kit) == {PHONE[1]} and ledger(kit) == {Client(*PHONE)}
