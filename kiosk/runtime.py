@@ -33,7 +33,7 @@ class Adapters:
     neighbours: NeighbourTable | None = None
     uplink: Uplink | None = None
     clock: Callable[[], float] = field(default=time.time)
-    associated: Callable[[str], bool] | None = None  # is this MAC on the Wi-Fi now (default: from hostapd)
+    associated: Callable[[str], bool | None] | None = None  # is this MAC on the Wi-Fi now (default: hostapd)
 
 
 def build_firewall(settings: Settings, store: Store, clock: Callable[[], float]) -> Firewall:
@@ -52,7 +52,7 @@ def hostapd_client_dir(settings: Settings) -> str:
     return settings.network.hostapd_client_dir or os.path.dirname(os.path.abspath(settings.store.path))
 
 
-def _associated_of(settings: Settings) -> Callable[[str], bool] | None:
+def _associated_of(settings: Settings) -> Callable[[str], bool | None] | None:
     """Only a device on the Wi-Fi now is granted, when the kit follows hostapd."""
     if not settings.network.hostapd_control:
         return None

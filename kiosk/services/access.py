@@ -18,7 +18,8 @@ log = logging.getLogger("kiosk.access")
 
 Clock = Callable[[], float]
 NatPorts = Callable[[str | None], str | None]
-Associated = Callable[[str], bool]  # raises OSError when it cannot tell
+# Is this MAC on the Wi-Fi now: None when nothing can tell (hostapd not running); OSError when it cannot say.
+Associated = Callable[[str], bool | None]
 # Held while the firewall and the store are brought in line, by every process (web, CLI).
 FIREWALL_LOCK = "firewall"
 
@@ -228,7 +229,9 @@ class AccessService:
             log.warning("could not ask hostapd about %s: %s", mac, problem)
             raise GrantRefused(GrantRefused.WIFI_UNAVAILABLE,
                                "the Wi-Fi is restarting; try again in a moment") from None
-        if not present:
+        if present is None:
+            log.info("hostapd is not running: %s granted unchecked (ended at catch-up unless associated)", mac)
+        elif not present:
             raise GrantRefused(GrantRefused.NOT_ASSOCIATED, f"{mac} is not connected to the kit's Wi-Fi now")
 
     def touch(self, session: Session) -> None:

@@ -11,6 +11,7 @@ attaches again and walks the station table, ending only the sessions whose MAC i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -149,10 +150,15 @@ class AssociationFollower:
                 last_sync = now
 
 
-def station_lookup(path: str, local_dir: str | None) -> Callable[[str], bool]:
-    """For AccessService: is this MAC associated now? Raises ControlError when hostapd cannot be asked."""
+def station_lookup(path: str, local_dir: str | None) -> Callable[[str], bool | None]:
+    """For AccessService: is this MAC associated now? None when hostapd's socket does not exist (hostapd
+    not running: no phone can be on the Wi-Fi to use a grant, and the follower's catch-up ends it when
+    hostapd starts unless the phone is there); raises ControlError when hostapd is there but does not
+    answer."""
 
-    def associated(mac: str) -> bool:
+    def associated(mac: str) -> bool | None:
+        if not os.path.exists(path):
+            return None
         with HostapdControl(path, local_dir) as control:
             return control.is_associated(mac)
 

@@ -30,6 +30,7 @@ class HostapdCtrlStand:
         self._thread: threading.Thread | None = None
         # Test hook: a station removed right after the reply to ``STA-FIRST``/``STA-NEXT`` naming it.
         self.leave_during_walk: str | None = None
+        self.answering = True  # False: a hostapd that is there but busy (requests go unanswered)
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -136,6 +137,8 @@ class HostapdCtrlStand:
                 return
             command = data.decode("ascii", "replace")
             self.requests.append(command)
+            if not self.answering:
+                continue
             reply = self._answer(command, sender)
             try:
                 sock.sendto(reply.encode(), sender)

@@ -166,13 +166,26 @@ def test_only_a_phone_on_the_wifi_now_is_granted(kit, stand):
     assert kit.access.grant(*PHONE, "fr").mac == PHONE[1]
 
 
-def test_while_hostapd_is_away_no_grant_is_made(kit, stand):
+def test_while_hostapd_does_not_answer_no_grant_is_made(kit, stand):
     stand.associate(PHONE[1])
-    stand.stop()
+    stand.answering = False
     with pytest.raises(GrantRefused) as refused:
         kit.access.grant(*PHONE, "fr")
     assert refused.value.reason == GrantRefused.WIFI_UNAVAILABLE
     assert kit.access.open_sessions() == []
+
+
+def test_a_grant_made_while_hostapd_is_not_running_ends_when_it_starts_without_the_phone(kit, stand, short_dir):
+    stand.stop()  # no socket: hostapd is not running, so no phone is on the Wi-Fi to use a grant
+    kit.access.grant(*OTHER, "fr", granted_by="mediator")
+    kit.access.grant(*PHONE, "fr", granted_by="mediator")
+    assert open_macs(kit) == {PHONE[1], OTHER[1]}
+    stand.stations = {OTHER[1]: "[AUTH][ASSOC][AUTHORIZED]"}
+    stand.start()
+    with Following(kit, short_dir):
+        assert wait_until(lambda: PHONE[1] not in open_macs(kit))
+    assert ended(kit) == {PHONE[1]: "left"}
+    assert open_macs(kit) == {OTHER[1]}
 
 
 def test_the_portal_tells_a_phone_off_the_wifi_why_it_is_not_let_through(tmp_path, short_dir, stand):
@@ -191,6 +204,11 @@ def test_the_portal_tells_a_phone_off_the_wifi_why_it_is_not_let_through(tmp_pat
     assert "n'est pas connecté à ce Wi-Fi" in refused.get_data(as_text=True)
     stand.associate(PHONE[1])
     token = refused.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    stand.answering = False  # hostapd there but busy: the phone is asked to wait
+    busy = phone.post("http://10.42.0.1/accept", data={"csrf_token": token, "accept": "yes", "lang": "fr"})
+    assert busy.status_code == 503 and "Le Wi-Fi redémarre" in busy.get_data(as_text=True)
+    stand.answering = True
+    token = busy.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
     accepted = phone.post("http://10.42.0.1/accept", data={"csrf_token": token, "accept": "yes", "lang": "fr"})
     assert accepted.status_code == 303
 
