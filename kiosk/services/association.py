@@ -92,6 +92,8 @@ class AssociationFollower:
                                 message[:120])
             return
         if event.joined:
+            # Back before a refused revoke could be retried: its session is its own again.
+            self._pending.discard(event.mac)
             log.debug("%s joined the Wi-Fi", event.mac)
             return
         if not self._revoke(event.mac, "AP-STA-DISCONNECTED"):
@@ -125,15 +127,17 @@ class AssociationFollower:
                 control.close()
 
     def _follow(self, control: HostapdControl, stop: threading.Event) -> None:
-        last_heard = last_sync = self._monotonic()
+        last_heard = last_sync = last_retry = self._monotonic()
         while not stop.is_set():
             message = control.receive(timeout=0.5)
             now = self._monotonic()
             if message is not None:
                 last_heard = now
                 self.handle(message)
-            for mac in sorted(self._pending):
-                self._revoke(mac, "retry")
+            if self._pending and now - last_retry >= self._retry:
+                last_retry = now
+                for mac in sorted(self._pending):
+                    self._revoke(mac, "retry")
             if control.replaced():
                 raise ControlError(f"{control.path} is gone or was made anew (hostapd restarting)")
             if now - last_heard >= self._ping:

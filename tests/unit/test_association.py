@@ -447,3 +447,27 @@ def test_hostapd_unreachable_right_after_a_grant_revokes_nobody(tmp_path):
     kit = Kit.open(make_settings(tmp_path), Adapters(clock=ManualClock(), associated=associated))
     assert kit.access.grant(*PHONE, "fr").mac == PHONE[1]
     assert open_macs(kit) == {PHONE[1]} and ledger(kit) == {Client(*PHONE)}
+
+
+def test_a_revoke_the_firewall_refuses_is_retried_until_it_holds(tmp_path, stand, short_dir, caplog):
+    from kiosk.adapters.firewall import FirewallError
+
+    class RefusesOnce(RecordingFirewall):
+        refused = 0
+
+        def revoke(self, client):
+            if not self.refused:
+                self.refused += 1
+                raise FirewallError("the privileged helper did not answer")
+            super().revoke(client)
+
+    settings = make_settings(tmp_path, network__hostapd_control=stand.path, network__hostapd_client_dir=short_dir)
+    clock = ManualClock()
+    kit = Kit.open(settings, Adapters(clock=clock))
+    kit = Kit.open(settings, Adapters(clock=clock, firewall=RefusesOnce(kit.store, clock)))
+    join_and_grant(kit, stand, PHONE)
+    with Following(kit, short_dir):
+        stand.disassociate(PHONE[1])
+        assert wait_until(lambda: not open_macs(kit))
+    assert kit.adapters.firewall.refused == 1 and "will retry" in caplog.text
+    assert ended(kit) == {PHONE[1]: "left"} and ledger(kit) == set()
