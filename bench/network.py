@@ -15,7 +15,9 @@ rendered nftables ruleset, both dnsmasq, `kiosk serve`) and measures:
    does not compete for nft); the ratio 250/1;
 3. idle uplink: two fresh kits with no phone, uplink check disabled and enabled, for S seconds side by side:
    the kit's wan0 TX counters, every frame it sent (an AF_PACKET capture on wan0) and what the simulated
-   internet received.
+   internet received;
+4. the time from a disassociation event to the session's revoke, over 200 departures, or N with
+   ``--departures N`` alone (bench/association.py).
 
 It prints figures and asserts nothing. Needs root and network namespaces (exits 2 without them), nft,
 dnsmasq and dhclient.
@@ -576,6 +578,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=50, help="grant+revoke rounds per set size (default 50)")
     parser.add_argument("--idle-seconds", type=float, default=300.0, help="idle window (default 300)")
     parser.add_argument("--skip-idle", action="store_true", help="do not measure the idle uplink")
+    parser.add_argument("--departures", type=int, metavar="N",
+                        help="only this: time from N disassociation events to their revoke, with the hostapd "
+                             "stand-in (bench/association.py; no root needed; at most 10000)")
     args = parser.parse_args(argv)
     if args.grants < 1 or not 1 <= args.phones <= 20 or args.repeats < 1 or args.idle_seconds <= 0:
         parser.error("--grants, --repeats and --idle-seconds must be positive, --phones between 1 and 20")
@@ -585,6 +590,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # keeps the figures in order with the progress lines
+    if args.departures is not None:
+        from bench.association import measure_departures, report_departures
+
+        report_departures(measure_departures(args.departures))
+        return
     try:
         check_machine()
         figures = run(args)
@@ -594,6 +604,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit("bench: interrupted")
     print_summary(figures)
+    from bench.association import measure_departures, report_departures
+
+    report_departures(measure_departures(200))
 
 
 if __name__ == "__main__":

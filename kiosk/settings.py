@@ -316,6 +316,13 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("network", "dhcp_leases", PATH, "/var/lib/misc/dnsmasq.leases",
             "dnsmasq's lease file, read to learn a client's MAC address."),
     Setting("network", "lan_interface", INTERFACE, "wlan0", "Interface of the participants' Wi-Fi."),
+    Setting("network", "hostapd_control", PATH, "",
+            "hostapd's control socket of the participants' Wi-Fi (/run/hostapd/wlan0). When set, only a device "
+            "on the Wi-Fi now is granted, and `kiosk network follow-hostapd` ends a session when its phone "
+            "leaves; empty: the kit does not follow the Wi-Fi (development, an external access point)."),
+    Setting("network", "hostapd_client_dir", PATH, "",
+            "Folder where the kiosk binds its own end of hostapd's control socket (hostapd must reach it, so "
+            "not a private /tmp); empty means the store's folder."),
     Setting("network", "wan_interface", INTERFACE, "wwan0",
             "Interface of the uplink (4G modem, HiLink dongle, tethered phone)."),
     Setting("network", "lan_address", IPV4_INTERFACE, "10.42.0.1/24",
@@ -337,6 +344,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("wifi", "ssid", SSID, "Point numerique", "Name of the participants' Wi-Fi (open network)."),
     Setting("wifi", "country", COUNTRY, "FR", "Country whose radio rules apply."),
     Setting("wifi", "channel", CHANNEL, 6, "2.4 GHz channel."),
+    Setting("wifi", "control_group", TEXT, "",
+            "Group allowed on hostapd's control socket (ctrl_interface_group): the kiosk's service user's, so "
+            "the kit can follow who is on the Wi-Fi; empty: root only."),
     Setting("wifi", "staff_ssid", SSID, "",
             "Name of the mediators' WPA2 network, on the radio of network.staff_interface; empty for none."),
     Setting("wifi", "staff_channel", CHANNEL, 11,

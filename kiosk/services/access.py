@@ -18,6 +18,8 @@ log = logging.getLogger("kiosk.access")
 
 Clock = Callable[[], float]
 NatPorts = Callable[[str | None], str | None]
+# Is this MAC on the Wi-Fi now: None when nothing can tell (hostapd not running); OSError when it cannot say.
+Associated = Callable[[str], bool | None]
 # Held while the firewall and the store are brought in line, by every process (web, CLI).
 FIREWALL_LOCK = "firewall"
 
@@ -94,16 +96,30 @@ def _session(row) -> Session:
     return Session(**dict(zip(row.keys(), row, strict=True)))
 
 
+class GrantRefused(Exception):
+    """No session opened, for a reason the portal tells the participant (``reason``) in one sentence."""
+
+    NOT_ASSOCIATED = "not-associated"
+    WIFI_UNAVAILABLE = "wifi-unavailable"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class AccessService:
     def __init__(self, store: Store, firewall: Firewall, limits: Limits, trusted_macs: list[str],
                  clock: Clock, trusted_networks: tuple[str, ...] = (),
-                 nat_ports: NatPorts = lambda ip: None) -> None:
+                 nat_ports: NatPorts = lambda ip: None,
+                 associated: Associated | None = None) -> None:
         self._store = store
         self._firewall = firewall
         self._limits = limits
         self._trusted = frozenset(mac.lower() for mac in trusted_macs)
         self._clock = clock
         self._nat_ports = nat_ports
+        # Whether a MAC is on the participants' Wi-Fi now (hostapd); None when the kit does not follow it.
+        self._associated = associated
         # The mediators' network: its devices never see the portal.
         self._trusted_networks = tuple(ipaddress.ip_network(net, strict=False) for net in trusted_networks)
 
@@ -156,7 +172,9 @@ class AccessService:
         """Open a session, or return the open one: accepting twice grants once.
 
         The firewall element is (re)applied every time, since the table may have been reloaded since.
+        When the kit follows the Wi-Fi, only a MAC associated now is granted (GrantRefused otherwise).
         """
+        self._require_associated(mac)
         now = self._now()
         limits = self._limits
         with self._store.write() as db:  # BEGIN IMMEDIATE: one grant at a time, so a double tap grants once
@@ -189,7 +207,32 @@ class AccessService:
                 raise
         if fresh:
             log.info("granted %s until %s (by %s)", session.client, session.ends_at, granted_by)
+        try:
+            # It may have left between the check and the grant, before the follower could see a session.
+            self._require_associated(mac)
+        except GrantRefused as refused:
+            if refused.reason != GrantRefused.NOT_ASSOCIATED:
+                return session  # hostapd cannot be asked now: the follower settles it when it is back
+            self.revoke(mac=mac, reason="left")
+            raise
         return session
+
+    def _require_associated(self, mac: str | None) -> None:
+        if self._associated is None or self.is_trusted(mac):
+            return
+        if mac is None:
+            raise GrantRefused(GrantRefused.NOT_ASSOCIATED,
+                               "the kit does not know this device's MAC address, so cannot tell it is on its Wi-Fi")
+        try:
+            present = self._associated(mac)
+        except OSError as problem:
+            log.warning("could not ask hostapd about %s: %s", mac, problem)
+            raise GrantRefused(GrantRefused.WIFI_UNAVAILABLE,
+                               "the Wi-Fi is restarting; try again in a moment") from None
+        if present is None:
+            log.info("hostapd is not running: %s granted unchecked (ended at catch-up unless associated)", mac)
+        elif not present:
+            raise GrantRefused(GrantRefused.NOT_ASSOCIATED, f"{mac} is not connected to the kit's Wi-Fi now")
 
     def touch(self, session: Session) -> None:
         """The device talked to the kit: it is not idle. Best effort: a full disk must not break pages."""
