@@ -54,7 +54,7 @@ table inet kiosk
 delete table inet kiosk
 
 table inet kiosk {{
-    # Phones that accepted the charter: (MAC, IPv4) with the session's timeout; counters feed the quota.
+    # Phones that accepted the charter: (MAC, IPv4) with the session's timeout; counters record their use.
     set allowed {{ type ether_addr . ipv4_addr; flags timeout; counter; }}
     # The same phones by address, to count what they download.
     set allowed_ips {{ type ipv4_addr; flags timeout; counter; }}
