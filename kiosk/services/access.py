@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kiosk.adapters.firewall import Client, Firewall, FirewallError, Grant
 from kiosk.store import Store, StoreError
@@ -67,6 +67,13 @@ class Session:
     def minutes_remaining(self, now: float) -> int:
         """Rounded up, so a fresh two-hour session reads "120 minutes", not 119."""
         return -(-self.seconds_remaining(now) // 60)
+
+    def kernel_budget(self) -> int | None:
+        """What the firewall's own quota lets through from its (re)grant: the quota less what was counted
+        before the firewall's counters last restarted (never 0, which nft would read as no budget)."""
+        if not self.quota_bytes:
+            return None
+        return max(1, self.quota_bytes - self.bytes_base)
 
     def bytes_remaining(self) -> int | None:
         if not self.quota_bytes:
@@ -199,7 +206,7 @@ class AccessService:
             if not self._still_open(session):  # ended in the meantime (a mediator's deny): not reopened
                 return session
             try:
-                self._firewall.grant(Grant(session.client, session.ends_at))
+                self._firewall.grant(Grant(session.client, session.ends_at, session.kernel_budget()))
             except FirewallError:
                 if fresh:  # nothing was opened: leave no trace of a session that never was
                     with self._store.write() as db:
@@ -309,10 +316,13 @@ class AccessService:
     def sweep(self) -> dict[str, int]:
         """Read the firewall's counters, then end sessions past their time, idle, or over quota.
 
-        Returns how many sessions ended for each reason.
+        The kernel enforces the quota by itself (its packets are already dropped): the sweep records it.
+        A MAC-only grant has no kernel quota, so for it the counters decide. Returns how many sessions
+        ended for each reason.
         """
         now = self._now()
         counters = self._firewall.counters()
+        quotas = self._firewall.quotas()
         ended: dict[str, list[Session]] = {"expired": [], "idle": [], "quota": []}
         updates = []
         lost = []
@@ -327,7 +337,7 @@ class AccessService:
                 updates.append((bytes_used, last_activity, session.id))
             if session.ends_at <= now:
                 ended["expired"].append(session)
-            elif session.quota_bytes and bytes_used >= session.quota_bytes:
+            elif session.quota_bytes and (bytes_used >= session.quota_bytes or self._cut(quotas, session)):
                 ended["quota"].append(session)
             elif now - last_activity >= session.idle_timeout_s:
                 ended["idle"].append(session)
@@ -340,6 +350,11 @@ class AccessService:
         self._restore(lost, ended)
         return {reason: len(sessions) for reason, sessions in ended.items()}
 
+    @staticmethod
+    def _cut(quotas: dict, session: Session) -> bool:
+        reading = quotas.get(session.ip) if session.ip else None
+        return reading is not None and reading.exhausted
+
     def _restore(self, lost: list[Session], ended: dict[str, list[Session]]) -> None:
         """Elements missing from the firewall (its table was reloaded while the kit ran): grant them
         again, and count from the bytes used so far since their counters restart at zero."""
@@ -348,8 +363,9 @@ class AccessService:
             with self._store.exclusive(FIREWALL_LOCK):
                 if not self._still_open(session):  # a mediator ended it since the sweep looked
                     continue
+                budget = replace(session, bytes_base=session.bytes_used).kernel_budget()
                 try:
-                    self._firewall.grant(Grant(session.client, session.ends_at))
+                    self._firewall.grant(Grant(session.client, session.ends_at, budget))
                 except FirewallError as problem:
                     log.error("could not restore session %d of %s: %s", session.id, session.client, problem)
                     continue
@@ -360,12 +376,13 @@ class AccessService:
     def reconcile(self) -> int:
         """At start: end what expired while the kit was off, then make the firewall match the store.
 
-        Counters restart from zero in a fresh firewall, so what was used so far becomes the base.
+        Counters restart from zero in a fresh firewall, so what was used so far becomes the base, and each
+        kernel quota is made for the bytes its session has left.
         """
         self.sweep()
         with self._store.write() as db:
             db.execute("UPDATE access_sessions SET bytes_base = bytes_used WHERE ended_at IS NULL")
-        grants = [Grant(s.client, s.ends_at) for s in self.open_sessions()]
+        grants = [Grant(s.client, s.ends_at, s.kernel_budget()) for s in self.open_sessions()]
         grants += [Grant(Client(None, mac), None) for mac in sorted(self._trusted)]
         self._firewall.reconcile(grants)
         return len(grants)
