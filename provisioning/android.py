@@ -18,6 +18,7 @@ import shlex
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from provisioning.drivers.adb import AndroidShell, ShellResult
 from provisioning.errors import StepFailed, UsageError
@@ -235,14 +236,14 @@ def keepable(users: Iterable[AndroidUser], named: Iterable[str]) -> list[int]:
     return sorted(kept)
 
 
-def user_records(tablet: AndroidTablet, kept: Iterable[int]) -> list[dict[str, object]]:
+def user_records(tablet: AndroidTablet, kept: Iterable[int]) -> list[dict[str, Any]]:
     """What enrollment records of each user allowed to remain: its third-party apps and its accounts."""
     accounts = tablet.accounts()
     return [{"id": user, "packages": tablet.third_party_packages(user), "accounts": accounts.get(user, [])}
             for user in kept]
 
 
-def record_findings(tablet: AndroidTablet, records: list[dict[str, object]] | None) -> list[str]:
+def record_findings(tablet: AndroidTablet, records: list[dict[str, Any]] | None) -> list[str]:
     """Apps, accounts and screen locks of the kept users compared with enrollment, by category and count."""
     if records is None:
         return ["enrolled before the kit recorded its apps and accounts: enroll it again "
@@ -251,11 +252,11 @@ def record_findings(tablet: AndroidTablet, records: list[dict[str, object]] | No
     accounts = tablet.accounts()
     locks = tablet.locks()
     for record in records:
-        user = int(record["id"])  # type: ignore[call-overload]
-        extra = set(tablet.third_party_packages(user)) - set(record["packages"])  # type: ignore[arg-type]
+        user = int(record["id"])
+        extra = set(tablet.third_party_packages(user)) - set(record["packages"])
         if extra:
             found.append(f"{len(extra)} app(s) installed in user {user} since enrollment")
-        known = list(record["accounts"])  # type: ignore[call-overload]
+        known = list(record["accounts"])  # a list, not a set: the same account may be there twice
         added = 0
         for digest in accounts.get(user, []):
             if digest in known:
