@@ -99,14 +99,19 @@ def parse_accounts(text: str) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     counts: dict[int, int] = {}
     user: int | None = None
+    listing = False  # only the lines right after "Accounts: N": later sections may name accounts again
     for line in text.split("\n"):
         if (header := _ACCOUNT_USER.match(line)) is not None:
             user = int(header.group(1))
             found[user] = []
+            listing = False
         elif user is not None and (count := _ACCOUNT_COUNT.match(line)) is not None:
             counts[user] = int(count.group(1))
-        elif user is not None and (account := _ACCOUNT.match(line)) is not None:
+            listing = True
+        elif listing and user is not None and (account := _ACCOUNT.match(line)) is not None:
             found[user].append(account_digest(account.group(1), account.group(2)))
+        else:
+            listing = False
     if any(counts.get(user) != len(digests) for user, digests in found.items()):
         raise StepFailed("unexpected answer to dumpsys account (the account count does not match its list)")
     return {user: sorted(digests) for user, digests in found.items()}

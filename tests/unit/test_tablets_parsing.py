@@ -291,6 +291,9 @@ ACCOUNTS_DUMP = """User UserInfo{0:Owner:c13}:
   RegisteredServicesCache: 1 services
     ServiceInfo: AuthenticatorDescription {type=com.google}, ComponentInfo{com.google.android.gms/x}, uid 10123
 
+  Account visibility:
+    Account {name=atelier.numerique@gmail.com, type=com.google}
+
 User UserInfo{11:Démo, salle 2:410}:
   Accounts: 0
 
@@ -299,6 +302,7 @@ User UserInfo{11:Démo, salle 2:410}:
 
 
 def test_dumpsys_account_gives_each_user_its_accounts_as_digests_only():
+    # Only the lines under "Accounts: N" count: a later section naming an account again is not counted twice.
     accounts = android.parse_accounts(ACCOUNTS_DUMP)
     assert sorted(accounts) == [0, 11] and len(accounts[0]) == 2 and accounts[11] == []
     assert android.account_digest("atelier.numerique@gmail.com", "com.google") in accounts[0]
