@@ -3,9 +3,9 @@
 Parsing follows Android's own output (`pm`, `am`, `settings`, toybox `ls`); the commands run through an
 `AndroidShell`. With several users (`pm get-max-users` > 1, Android 7+), lending creates an ephemeral user,
 skips its setup, makes the allowed apps available and switches to it; the wipe switches back to user 0,
-removes every user the tech lead did not keep at enrollment, uninstalls third-party apps installed since in
-the kept users, and checks `pm list users`, `pm list packages -3 --user N`, `dumpsys account` and the kept
-users' screen lock (`dumpsys lock_settings`) against what enrollment recorded. On a single-user tablet
+removes every user the tech lead did not keep at enrollment, uninstalls from the kept users the third-party
+apps installed since enrollment, and checks `pm list users`, `pm list packages -3 --user N`, `dumpsys account`
+and the kept users' screen lock (`dumpsys lock_settings`) against what enrollment recorded. On a single-user tablet
 the wipe clears the listed apps' data and empties the shared folders: accounts and other apps may keep
 data, so that wipe is reported as partial, never as clean.
 """
