@@ -268,6 +268,11 @@ class ActivityService:
                               "LIMIT ?", (outing_id, limit)).fetchall()
         return [Record.from_row(row) for row in rows]
 
+    def get(self, record_id: int) -> Record | None:
+        with self._store.read() as db:
+            row = db.execute("SELECT * FROM activity_records WHERE id = ?", (record_id,)).fetchone()
+        return Record.from_row(row) if row else None
+
     def count(self, outing_id: int) -> int:
         with self._store.read() as db:
             return db.execute("SELECT count(*) FROM activity_records WHERE outing_id = ?", (outing_id,)).fetchone()[0]
