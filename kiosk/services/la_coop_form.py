@@ -32,6 +32,7 @@ from kiosk.services.activity import (
     REFERRALS,
     SENSITIVE_THEMES,
     SOCIAL_STATUSES,
+    Entry,
     Record,
 )
 from kiosk.services.outings import Outing
@@ -79,9 +80,14 @@ def duration_text(minutes: int) -> str:
 
 
 def _commune(outing: Outing | None) -> str:
+    """What to type in La Coop's commune search: the name, and the postcode when the outing has one."""
     if outing is None:
         return ""
-    return f"{outing.commune} ({outing.insee_code})" if outing.insee_code else outing.commune
+    return f"{outing.commune} {outing.postcode}" if outing.postcode else outing.commune
+
+
+def _counts(entry: Entry, codes: dict[str, str]) -> str:
+    return ", ".join(f"{codes[code]} : {count}" for code, count in entry.group_count(codes))
 
 
 def form_fields(record: Record, outing: Outing | None) -> list[Field]:
@@ -92,7 +98,9 @@ def form_fields(record: Record, outing: Outing | None) -> list[Field]:
     visible_procedures = [code for code in entry.procedure_themes if code not in SENSITIVE_THEMES]
     fields = [Field(TYPE, KINDS[entry.kind])]
     if group:
-        fields += [Field(WORKSHOP_TITLE, entry.workshop_title), Field(ANONYMOUS_PARTICIPANTS, str(entry.participants))]
+        fields += [Field(WORKSHOP_TITLE, entry.workshop_title), Field(ANONYMOUS_PARTICIPANTS, str(entry.participants)),
+                   Field(GENDER, _counts(entry, GENDERS)), Field(AGE_BAND, _counts(entry, AGE_BANDS)),
+                   Field(STATUS, _counts(entry, SOCIAL_STATUSES))]
     else:
         fields.append(Field(BENEFICIARY, ANONYMOUS_CHOICE))
     fields += [Field(DATE, day), Field(DURATION, duration_text(entry.duration_min)), Field(PLACE, CHANNEL),

@@ -300,6 +300,7 @@ def test_at_the_end_of_an_outing_a_mediator_reads_each_record_in_la_coops_form_o
         page.fill("#place", "Parking de la mairie")
         page.fill("#commune", "Clamecy")
         page.fill("#insee_code", "58079")
+        page.fill("#postcode", "58500")
         page.get_by_role("button", name="Commencer la sortie").click()
         page.wait_for_url(lambda url: urlsplit(url).path == "/")
 
@@ -317,6 +318,10 @@ def test_at_the_end_of_an_outing_a_mediator_reads_each_record_in_la_coops_form_o
         page.locator("label.chip-choice", has_text="Sécurité en ligne").click()
         page.fill("#participants", "4")
         page.fill("#workshop_title", "Éviter les arnaques")
+        page.locator("summary").click()
+        page.fill("#count_feminin", "3")
+        page.fill("#count_masculin", "1")
+        page.fill("#count_soixante_dix_plus", "2")
         page.get_by_role("button", name="Enregistrer").click()
         expect(page.locator(".note.ok")).to_have_text("Enregistré.")
 
@@ -340,11 +345,13 @@ def test_at_the_end_of_an_outing_a_mediator_reads_each_record_in_la_coops_form_o
                                   ("Lier à un bénéficiaire", "Ne pas lier (anonyme)"),
                                   ("Date de l’accompagnement", individual[2][1]), ("Durée", "1h")]
         assert dict(individual)["Lieu de l’accompagnement"] == "Autre lieu"
-        assert dict(individual)["Rechercher une commune par son nom ou son code postal"] == "Clamecy (58079)"
+        assert dict(individual)["Rechercher une commune par son nom ou son code postal"] == "Clamecy 58500"
         assert dict(individual)["Thématique(s) d’accompagnement de médiation numérique"] == "E-mail"
         assert dict(individual)["Niveau d’autonomie du bénéficiaire"] == "Autonome avec guidage en cas de besoin"
         assert dict(workshop)["Titre de l’atelier"] == "Éviter les arnaques"
         assert dict(workshop)["Bénéficiaires anonymes"] == "4" and dict(workshop)["Durée"] == "1h30"
+        assert (dict(workshop)["Genre"], dict(workshop)["Tranche d’âge"]) == (
+            "Masculin : 1, Féminin : 3", "70 ans et plus : 2")
         assert dict(workshop)["Thématique(s) d’accompagnement de médiation numérique"] == \
             "Prévention en sécurité numérique"
         _screenshot(page, "dashboard-la-coop.png")
@@ -359,5 +366,8 @@ def test_at_the_end_of_an_outing_a_mediator_reads_each_record_in_la_coops_form_o
         header, *rows = list(book["Activités"].iter_rows(values_only=True))
         assert tuple(header) == EXPORT_COLUMNS and len(rows) == 5
         assert [row[header.index("Participants")] for row in rows] == [1, "1/4", "2/4", "3/4", "4/4"]
+        assert {row[header.index("Code postal")] for row in rows} == {"58500"}
+        assert [row[header.index("Genre du bénéficiaire")] for row in rows[1:]] == [
+            "Masculin", "Féminin", "Féminin", "Féminin"]
     finally:
         context.close()

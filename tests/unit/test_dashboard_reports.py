@@ -80,6 +80,19 @@ def test_the_activity_export_has_the_national_tools_columns_and_values(mediator)
     assert quick["Notes supplémentaires"] == "Information rapide" and quick["Durée (min)"] == "15"
 
 
+def test_the_export_has_the_places_postcode_and_spreads_a_workshops_counts_over_its_rows(mediator):
+    mediator.start_outing(postcode="58500")
+    outing = mediator.context.outings.current()
+    save(mediator, kind="collectif", duration="60", participants="4", count_feminin="3", count_masculin="1",
+         count_douze_dix_huit="2", count_scolarise="2")
+    exported = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
+    assert {row["Code postal"] for row in exported} == {"58500"}
+    assert [row["Genre du bénéficiaire"] for row in exported] == ["Masculin", "Féminin", "Féminin", "Féminin"]
+    assert [row["Tranche d’âge du bénéficiaire"] for row in exported] == ["12 - 17 ans"] * 2 + ["Non communiqué"] * 2
+    assert [row["Statut du bénéficiaire"] for row in exported] == ["Scolarisé"] * 2 + [
+        "Non communiqué ou hétérogène"] * 2
+
+
 def test_the_xlsx_export_has_la_coops_columns_and_the_csvs_rows(mediator):
     mediator.start_outing()
     outing = mediator.context.outings.current()
