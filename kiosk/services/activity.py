@@ -161,10 +161,16 @@ class Entry:
     gender: str | None = None
     age_band: str | None = None
     social_status: str | None = None
+    # a workshop's anonymous participants: (code, count) of GENDERS, AGE_BANDS, SOCIAL_STATUSES, in their order
+    group_profile: tuple[tuple[str, int], ...] = ()
 
     @property
     def referred(self) -> bool:
         return self.referral_structure is not None
+
+    def group_count(self, codes: Mapping[str, str]) -> list[tuple[str, int]]:
+        """The workshop's counts for one list (GENDERS, AGE_BANDS or SOCIAL_STATUSES)."""
+        return [(code, count) for code, count in self.group_profile if code in codes]
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,9 @@ class Record:
                       tuple(row["procedure_themes"].split()), row["participants"], tuple(row["material"].split()),
                       autonomy=row["autonomy"], workshop_level=row["workshop_level"],
                       referral_structure=row["referral_structure"], workshop_title=row["workshop_title"],
-                      gender=row["gender"], age_band=row["age_band"], social_status=row["social_status"])
+                      gender=row["gender"], age_band=row["age_band"], social_status=row["social_status"],
+                      group_profile=tuple((code, int(count)) for code, count in
+                                          (pair.split("=") for pair in row["group_profile"].split())))
         return cls(row["id"], row["outing_id"], row["recorded_at"], row["day"], entry)
 
 
@@ -202,12 +210,37 @@ def _many(values: Iterable[str], allowed: Mapping[str, object]) -> tuple[str, ..
     return tuple(code for code in allowed if code in chosen)  # the vocabulary's order
 
 
+GROUP_LISTS = (GENDERS, AGE_BANDS, SOCIAL_STATUSES)
+
+
+def _group_profile(counts: Mapping[str, str | None], participants: int) -> tuple[tuple[str, int], ...]:
+    """A workshop's counts by gender, age band and status; none may be above the participants, as in La Coop
+    (CRA/collectif/validation/participantsAnonymes.ts)."""
+    profile = []
+    for codes in GROUP_LISTS:
+        total = 0
+        for code in codes:
+            text = (counts.get(code) or "").strip()
+            if not text:
+                continue
+            if not text.isdigit() or len(text) > 3:
+                raise Incomplete(["group_profile"])
+            if int(text):
+                profile.append((code, int(text)))
+                total += int(text)
+        if total > participants:
+            raise Incomplete(["group_profile"])
+    return tuple(profile)
+
+
 def check_entry(kind: str | None, duration: str | None, themes: Iterable[str], procedure_themes: Iterable[str], *,
                 participants: str | None = None, material: Iterable[str] = (), autonomy: str | None = None,
                 workshop_level: str | None = None, referral: str | None = None, workshop_title: str | None = None,
-                gender: str | None = None, age_band: str | None = None, social_status: str | None = None) -> Entry:
+                gender: str | None = None, age_band: str | None = None, social_status: str | None = None,
+                group_counts: Mapping[str, str | None] | None = None) -> Entry:
     """Form values → Entry. Values a form cannot produce raise Tampered; what the mediator must correct raises
-    Incomplete: no theme, a procedure without the administrative theme (La Coop refuses it), a bad count or name."""
+    Incomplete: no theme, a procedure without the administrative theme (La Coop refuses it), a bad count or name,
+    more participants by gender, age band or status than in the workshop (``group_counts``: code → count)."""
     kind = _one(kind, KINDS, optional=False)
     if not (duration or "").isdigit() or int(duration) not in DURATIONS:
         raise Tampered("unknown duration")
@@ -218,6 +251,9 @@ def check_entry(kind: str | None, duration: str | None, themes: Iterable[str], p
     title = " ".join((workshop_title or "").split())
     if len(title) > MAX_TITLE or any(ord(ch) < 32 for ch in title):
         raise Incomplete(["workshop_title"])
+    unknown = set(group_counts or {}) - {code for codes in GROUP_LISTS for code in codes}
+    if unknown:
+        raise Tampered("unknown count")
     entry = Entry(
         kind=kind, duration_min=int(duration), themes=_many(themes, DIGITAL_THEMES),
         procedure_themes=_many(procedure_themes, PROCEDURE_THEMES),
@@ -226,7 +262,8 @@ def check_entry(kind: str | None, duration: str | None, themes: Iterable[str], p
         workshop_level=_one(workshop_level, WORKSHOP_LEVELS) if group else None,
         referral_structure=_one(referral, REFERRALS), workshop_title=title if group else "",
         gender=_one(gender, GENDERS), age_band=_one(age_band, AGE_BANDS),
-        social_status=_one(social_status, SOCIAL_STATUSES))
+        social_status=_one(social_status, SOCIAL_STATUSES),
+        group_profile=_group_profile(group_counts or {}, int(count_text)) if group else ())
     if not entry.themes and not entry.procedure_themes:
         raise Incomplete(["themes"])
     if entry.procedure_themes and ADMINISTRATIVE_THEME not in entry.themes:
@@ -246,13 +283,14 @@ class ActivityService:
             cursor = db.execute(
                 "INSERT INTO activity_records (outing_id, recorded_at, day, kind, participants, duration_min, "
                 "themes, procedure_themes, material, autonomy, workshop_level, referred, referral_structure, "
-                "workshop_title, gender, age_band, social_status, boot) VALUES ("
-                "(SELECT id FROM outings WHERE ended_at IS NULL), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "workshop_title, gender, age_band, social_status, group_profile, boot) VALUES ("
+                "(SELECT id FROM outings WHERE ended_at IS NULL), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "(SELECT max(id) FROM clock_boots))",
                 (now, local_day(now), entry.kind, entry.participants, entry.duration_min, " ".join(entry.themes),
                  " ".join(entry.procedure_themes), " ".join(entry.material), entry.autonomy, entry.workshop_level,
                  int(entry.referred),
-                 entry.referral_structure, entry.workshop_title, entry.gender, entry.age_band, entry.social_status))
+                 entry.referral_structure, entry.workshop_title, entry.gender, entry.age_band, entry.social_status,
+                 " ".join(f"{code}={count}" for code, count in entry.group_profile)))
             row = db.execute("SELECT * FROM activity_records WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return Record.from_row(row)
 
@@ -267,6 +305,11 @@ class ActivityService:
             rows = db.execute("SELECT * FROM activity_records WHERE outing_id IS ? ORDER BY recorded_at DESC, id DESC "
                               "LIMIT ?", (outing_id, limit)).fetchall()
         return [Record.from_row(row) for row in rows]
+
+    def get(self, record_id: int) -> Record | None:
+        with self._store.read() as db:
+            row = db.execute("SELECT * FROM activity_records WHERE id = ?", (record_id,)).fetchone()
+        return Record.from_row(row) if row else None
 
     def count(self, outing_id: int) -> int:
         with self._store.read() as db:
@@ -286,9 +329,9 @@ class ActivityService:
         """Clear the optional profile of records older than a year; returns how many were anonymised."""
         cutoff = (date.fromisoformat(local_day(now)) - timedelta(days=PROFILE_RETENTION_DAYS)).isoformat()
         with self._store.write() as db:
-            return db.execute("UPDATE activity_records SET gender = NULL, age_band = NULL, social_status = NULL "
-                              "WHERE day < ? AND (gender IS NOT NULL OR age_band IS NOT NULL "
-                              "OR social_status IS NOT NULL)", (cutoff,)).rowcount
+            return db.execute("UPDATE activity_records SET gender = NULL, age_band = NULL, social_status = NULL, "
+                              "group_profile = '' WHERE day < ? AND (gender IS NOT NULL OR age_band IS NOT NULL "
+                              "OR social_status IS NOT NULL OR group_profile != '')", (cutoff,)).rowcount
 
 
 def _cell(values: Iterable[str]) -> str:
@@ -309,10 +352,21 @@ def theme_labels(entry: Entry) -> list[str]:
             + [PROCEDURE_THEMES[code] for code in entry.procedure_themes if code not in SENSITIVE_THEMES])
 
 
+def _spread(entry: Entry, codes: Mapping[str, str]) -> list[str | None]:
+    """A workshop's counts for one list as one value per participant, like the anonymous beneficiaries La Coop
+    makes of them (CRA/collectif/createBeneficiairesForParticipantsAnonymes.ts); La Coop draws the order at random,
+    the kit keeps the vocabulary's. A row's gender, age and status are not one person's: only the totals are."""
+    if entry.kind != "collectif":
+        return [entry.gender if codes is GENDERS else entry.age_band if codes is AGE_BANDS else entry.social_status]
+    spread: list[str | None] = [code for code, count in entry.group_count(codes) for _ in range(count)]
+    return spread + [None] * (entry.participants - len(spread))
+
+
 def export_rows(record: Record, outing: Outing | None) -> list[list[str]]:
     """One record as La Coop's columns (then ours): one row per accompaniment, as La Coop exports a workshop —
     participants numbered "1/12", "2/12"… Sensitive themes never appear here."""
     entry = record.entry
+    genders, ages, statuses = (_spread(entry, codes) for codes in GROUP_LISTS)
     recorded = datetime.fromtimestamp(record.recorded_at)
     count = entry.participants
     rows = []
@@ -320,12 +374,13 @@ def export_rows(record: Record, outing: Outing | None) -> list[list[str]]:
         rows.append([
             recorded.strftime("%d/%m/%Y"), recorded.strftime("%d/%m/%Y à %H:%M"), "", KINDS[entry.kind],
             "1" if count == 1 else f"{index + 1}/{count}", ANONYMOUS, CHANNEL, outing.place if outing else "", "",
-            outing.commune if outing else "", "", outing.insee_code if outing else "", str(entry.duration_min),
+            outing.commune if outing else "", outing.postcode if outing else "", outing.insee_code if outing else "",
+            str(entry.duration_min),
             entry.workshop_title, _cell(MATERIAL[code] for code in entry.material), _cell(theme_labels(entry)), "",
             "", _level(entry), "Oui" if entry.referred else "Non",
             REFERRALS[entry.referral_structure] if entry.referral_structure else "", "", "", "",
-            GENDERS.get(entry.gender or "", NOT_GIVEN), AGE_BANDS.get(entry.age_band or "", NOT_GIVEN),
-            SOCIAL_STATUSES.get(entry.social_status or "", NOT_GIVEN_STATUS),
+            GENDERS.get(genders[index] or "", NOT_GIVEN), AGE_BANDS.get(ages[index] or "", NOT_GIVEN),
+            SOCIAL_STATUSES.get(statuses[index] or "", NOT_GIVEN_STATUS),
             QUICK_INFORMATION_NOTE if entry.kind == "information" and index == 0 else "", str(record.id),
             outing.place_kind if outing else "", str(outing.id) if outing else "",
         ])

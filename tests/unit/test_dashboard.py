@@ -27,7 +27,8 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 GET_ROUTES = ["/", "/outing", "/activity", "/activity?kind=individuel", "/appointments", "/tablets", "/questionnaire",
               "/sessions", "/reports", "/reports/week/2026-W38", "/reports/month/2026-09",
-              "/reports/month/2026-09/activities.csv", "/reports/month/2026-09?print=1", "/clock", "/privacy"]
+              "/reports/month/2026-09/activities.csv",
+              "/reports/month/2026-09/activities.xlsx", "/reports/month/2026-09?print=1", "/clock", "/privacy"]
 POST_ROUTES = ["/logout", "/outing/start", "/outing/end", "/activity", "/activity/1/delete", "/appointments/1/done",
                "/tablets/tab-1/lend", "/tablets/tab-1/return", "/tablets/tab-1/wipe", "/sessions/1/revoke",
                "/clock/phone", "/clock/network", "/privacy/purge"]

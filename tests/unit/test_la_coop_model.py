@@ -144,6 +144,9 @@ def test_every_old_record_survives_the_upgrade_in_la_coops_current_model(tmp_pat
     assert (plain.referral_structure, plain.age_band, plain.social_status) == (
         "mediation_numerique", "douze_dix_huit", "scolarise")
     assert (workshop.participants, workshop.workshop_title, workshop.workshop_level) == (8, "Premiers pas", None)
+    assert workshop.group_profile == (), "no anonymous counts were kept before migration 011"
+    with store.read() as db:
+        assert db.execute("SELECT postcode FROM outings").fetchone()[0] == "", "no postcode was asked before 010"
     assert [record.outing_id for record in records] == [1, 1, 1, 1, None, None]
     # every migrated record passes today's rules, as if typed in today's form
     for entry in (first, second, person, plain, workshop, quick):
