@@ -52,6 +52,7 @@ from tests.stands.kit import KitUnderTest, download  # noqa: E402
 from tests.stands.netns import (  # noqa: E402
     KIT_LAN_IP,
     KIT_WAN_IP,
+    LAN_IF,
     PUBLIC_SERVER,
     WAN_IF,
     HarnessError,
@@ -239,7 +240,7 @@ from kiosk.adapters.firewall import Client, Grant
 from kiosk.adapters.nftables import TABLE, NftablesFirewall, NftRunner, grant_commands
 
 runner = NftRunner()
-firewall = NftablesFirewall(runner, ipaddress.IPv4Network(p["lan"], strict=False), time.time)
+firewall = NftablesFirewall(runner, ipaddress.IPv4Network(p["lan"], strict=False), time.time, p["lan_if"])
 sets = ("allowed", "allowed_ips", "allowed_macs")
 
 def mac(prefix, n):
@@ -294,8 +295,8 @@ class CostFigures:
 
 
 def measure_cost(topology: Topology, repeats: int) -> dict[int, CostFigures]:
-    params = {"repo": str(REPO), "lan": f"{KIT_LAN_IP}/24", "sizes": [SMALL_SET, LARGE_SET], "repeats": repeats,
-              "warmup": 2, "blocks": min(5, repeats)}
+    params = {"repo": str(REPO), "lan": f"{KIT_LAN_IP}/24", "lan_if": LAN_IF, "sizes": [SMALL_SET, LARGE_SET],
+              "repeats": repeats, "warmup": 2, "blocks": min(5, repeats)}
     done = topology.python(topology.kit, ["-c", KIT_COST_CODE, json.dumps(params)], timeout=60 + repeats * 10)
     if done.returncode != 0:
         raise HarnessError(f"the cost measurement failed in the kit namespace:\n{done.stderr}")

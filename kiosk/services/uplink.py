@@ -324,6 +324,14 @@ class UplinkService:
                                "WHERE day >= ? AND day < ?", (first.isoformat(), next_month.isoformat())).fetchone()[0]
         return today, month
 
+    def month_cap_left(self) -> tuple[str, int | None]:
+        """This month by the kit's clock ("2026-12") and the bytes left of its cap (None: no cap), which
+        the firewall's own quota holds for the participants from the kit's start and each month's 1st."""
+        now = self._clock()
+        cap = self._config.monthly_cap_bytes
+        month = self._day(now).strftime("%Y-%m")
+        return month, (max(0, cap - self.usage(now)[1]) if cap else None)
+
     def cap_reached(self) -> bool:
         """The month's data cap is used up: the portal opens no new sessions until the month turns."""
         cap = self._config.monthly_cap_bytes
