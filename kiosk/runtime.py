@@ -109,5 +109,5 @@ class Kit:
                                trusted_networks=(staff.staff_address,) if staff.staff_interface else (),
                                nat_ports=_nat_ports_of(settings),
                                associated=adapters.associated or _associated_of(settings),
-                               month_cap=uplink.month_cap_left)
+                               month_cap=uplink)
         return cls(settings, store, adapters, access, uplink)

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from kiosk.adapters.firewall import Client, Firewall, FirewallError, Grant, QuotaReading
 from kiosk.store import Store, StoreError
@@ -22,8 +23,17 @@ Clock = Callable[[], float]
 NatPorts = Callable[[str | None], str | None]
 # Is this MAC on the Wi-Fi now: None when nothing can tell (hostapd not running); OSError when it cannot say.
 Associated = Callable[[str], bool | None]
-# This month ("2026-12", by the kit's clock) and the bytes left of its uplink cap (None: no cap).
-MonthCap = Callable[[], tuple[str, int | None]]
+
+
+class MonthCap(Protocol):
+    """The uplink's monthly cap as the store counts it (kiosk.services.uplink.UplinkService)."""
+
+    def cap_month(self) -> str:
+        """This month by the kit's clock: "2026-12"."""
+
+    def cap_left(self) -> int | None:
+        """The bytes left of this month's cap, with what the uplink carried until now (None: no cap)."""
+
 # Held while the firewall and the store are brought in line, by every process (web, CLI).
 FIREWALL_LOCK = "firewall"
 CAP = "cap"  # the end reason of sessions cut by the uplink's monthly cap
@@ -136,6 +146,7 @@ class AccessService:
         self._trusted_networks = tuple(ipaddress.ip_network(net, strict=False) for net in trusted_networks)
         self._month_cap = month_cap
         self._cap_month: str | None = None  # the month whose cap the firewall holds, once this process set it
+        self._cap_budget: int | None = None
         self._holding = threading.local()
 
     @contextmanager
@@ -384,14 +395,15 @@ class AccessService:
         clock), when its quota went missing (the table was reloaded), or ``anew``; returns what it holds."""
         if self._month_cap is None:
             return None
-        month, left = self._month_cap()
-        budget = None if left is None else max(1, left)  # 0 would read as no budget: 1 byte cuts at once
+        month = self._month_cap.cap_month()
         if not anew and month == self._cap_month:
-            if budget is None:
+            if self._cap_budget is None:
                 return None  # no cap, and the firewall was told so this month
             held = self._firewall.month_cap()
             if held is not None:
                 return held
+        left = self._month_cap.cap_left()
+        budget = None if left is None else max(1, left)  # 0 would read as no budget: 1 byte cuts at once
         try:
             self._firewall.set_month_cap(budget)
         except FirewallError as problem:
@@ -399,7 +411,7 @@ class AccessService:
             return None
         if budget is not None:
             log.info("monthly cap for %s: %d bytes left for the participants", month, budget)
-        self._cap_month = month
+        self._cap_month, self._cap_budget = month, budget
         return None if budget is None else QuotaReading(0, budget)
 
     @staticmethod
