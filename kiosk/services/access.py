@@ -147,6 +147,7 @@ class AccessService:
         self._month_cap = month_cap
         self._cap_month: str | None = None  # the month whose cap the firewall holds, once this process set it
         self._cap_budget: int | None = None
+        self._cap_spent = False
         self._holding = threading.local()
 
     @contextmanager
@@ -162,6 +163,12 @@ class AccessService:
                 yield
             finally:
                 self._holding.lock = False
+
+    @property
+    def month_cap_spent(self) -> bool:
+        """The firewall's monthly quota was spent at this process's last sweep: the uplink's own count may
+        not say so yet (it is read once a minute), and a session opened now would get nothing."""
+        return self._cap_spent
 
     @property
     def limits(self) -> Limits:
@@ -360,7 +367,7 @@ class AccessService:
             counters = self._firewall.counters()
             quotas = self._firewall.quotas()
             month_cap = self._keep_month_cap()
-            capped = month_cap is not None and month_cap.exhausted
+            capped = self._cap_spent = month_cap is not None and month_cap.exhausted
             ended: dict[str, list[Session]] = {"expired": [], CAP: [], "idle": [], "quota": []}
             updates = []
             lost = []

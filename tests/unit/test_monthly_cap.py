@@ -17,7 +17,7 @@ from kiosk.runtime import Adapters
 from kiosk.services import connections
 from kiosk.services.clock import local_day
 from kiosk.store import Store
-from tests.conftest import FixedUplink, ManualClock, make_settings
+from tests.conftest import FixedUplink, ManualClock, PortalKit, make_settings
 from tests.unit.test_dashboard import build
 from tests.unit.test_portal_probes import PORTAL, accept
 
@@ -137,3 +137,20 @@ def test_sessions_cut_by_the_monthly_cap_end_with_reason_cap_in_the_connection_l
     exported = list(csv.DictReader(io.StringIO(connections.export_csv(store, 0, int(clock()) + 60))))
     assert sorted((row["device_mac"], row["end_reason"]) for row in exported) == [
         ("5a:11:22:33:44:55", "cap"), ("5a:11:22:33:44:66", "cap")]
+
+
+def test_once_the_firewall_spent_the_cap_the_portal_refuses_before_the_uplinks_count_says_so(tmp_path):
+    clock = ManualClock()
+    settings = make_settings(tmp_path, uplink__monthly_cap_mb=100)
+    store = Store(settings.store.path)
+    store.upgrade()
+    apps = create_app(settings, Adapters(uplink=FixedUplink(), clock=clock, firewall=CappedFirewall(store, clock)))
+    phone = PortalKit(apps, clock, FixedUplink(), tmp_path / "leases", settings).phone()
+    # The page was loaded just before the participants' traffic spent the cap; the phone accepts just after.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', phone.get(PORTAL).get_data(as_text=True)).group(1)
+    apps.kit.access.reconcile()
+    assert not apps.kit.uplink.cap_reached()  # nothing recorded on the uplink yet
+    assert CAP_SENTENCES["fr"] in html.unescape(phone.get(PORTAL).get_data(as_text=True))
+    refused = phone.post(PORTAL + "accept", data={"csrf_token": token, "accept": "yes", "lang": "fr"})
+    assert refused.status_code == 503
+    assert apps.kit.access.open_sessions() == []
