@@ -24,6 +24,9 @@ rendered nftables ruleset, both dnsmasq, `kiosk serve`) and measures:
    with the kernel's quota rules, then (sweep-only reference) with those rules deleted from the forward
    chain, on a fresh phone of the same kit. The quota counts IP bytes both ways (headers and the phone's
    ACKs included), the phone receives HTTP body bytes: under the kernel's quota the figure is below zero.
+   Then the monthly cap's: a kit with `uplink.monthly_cap_mb = M` (no session quota in the way), `kiosk serve`
+   stopped, a phone downloads 10 M MB; the overshoot is what it received beyond what the kernel's `month_cap`
+   quota had left when the download started.
 
 It prints figures and asserts nothing. Needs root and network namespaces (exits 2 without them), nft,
 dnsmasq and dhclient.
@@ -52,6 +55,7 @@ from tests.stands.kit import KitUnderTest, download  # noqa: E402
 from tests.stands.netns import (  # noqa: E402
     KIT_LAN_IP,
     KIT_WAN_IP,
+    LAN_IF,
     PUBLIC_SERVER,
     WAN_IF,
     HarnessError,
@@ -239,7 +243,7 @@ from kiosk.adapters.firewall import Client, Grant
 from kiosk.adapters.nftables import TABLE, NftablesFirewall, NftRunner, grant_commands
 
 runner = NftRunner()
-firewall = NftablesFirewall(runner, ipaddress.IPv4Network(p["lan"], strict=False), time.time)
+firewall = NftablesFirewall(runner, ipaddress.IPv4Network(p["lan"], strict=False), time.time, p["lan_if"])
 sets = ("allowed", "allowed_ips", "allowed_macs")
 
 def mac(prefix, n):
@@ -294,8 +298,8 @@ class CostFigures:
 
 
 def measure_cost(topology: Topology, repeats: int) -> dict[int, CostFigures]:
-    params = {"repo": str(REPO), "lan": f"{KIT_LAN_IP}/24", "sizes": [SMALL_SET, LARGE_SET], "repeats": repeats,
-              "warmup": 2, "blocks": min(5, repeats)}
+    params = {"repo": str(REPO), "lan": f"{KIT_LAN_IP}/24", "lan_if": LAN_IF, "sizes": [SMALL_SET, LARGE_SET],
+              "repeats": repeats, "warmup": 2, "blocks": min(5, repeats)}
     done = topology.python(topology.kit, ["-c", KIT_COST_CODE, json.dumps(params)], timeout=60 + repeats * 10)
     if done.returncode != 0:
         raise HarnessError(f"the cost measurement failed in the kit namespace:\n{done.stderr}")
@@ -543,7 +547,23 @@ def measure_quota(quota_mb: int) -> list[Overshoot]:
         kit.remove_quota_rules()
         progress("quota overshoot: sweep only (the kernel's quota rules deleted), sweep every 1 s")
         results.append(Overshoot("sweep only (reference)", quota, quota_download(topology, kit, "squota", quota)))
-    return results
+    return [*results, measure_month_cap(quota_mb)]
+
+
+def measure_month_cap(cap_mb: int) -> Overshoot:
+    cap = cap_mb * 1_000_000
+    with Topology(prefix="tk-bcap") as topology:
+        kit = KitUnderTest(topology, topology.workdir / "kit", session_minutes=SESSION_MINUTES, quota_mb=0,
+                           monthly_cap_mb=cap_mb, check_enabled=False).start()
+        topology.set_isolation(True)
+        progress(f"monthly cap overshoot: {cap_mb} MB cap, kernel month_cap quota, kiosk serve stopped")
+        phone = topology.add_phone("mcap")
+        phone_lease(phone)
+        if kit.accept(phone).status != 303:
+            raise HarnessError("mcap could not accept the charter")
+        kit.stop_kiosk()
+        budget, used = kit.month_cap()
+        return Overshoot("monthly cap (kernel)", budget - used, download(phone, min(10 * cap, 50_000_000)))
 
 
 def report_quota(results: list[Overshoot]) -> None:
@@ -642,8 +662,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--departures", type=int, metavar="N",
                         help="only this: time from N disassociation events to their revoke, with the hostapd "
                              "stand-in (bench/association.py; no root needed; at most 10000)")
-    parser.add_argument("--quota-only", action="store_true", help="measure only the quota overshoot")
-    parser.add_argument("--quota-mb", type=int, default=2, help="session quota for the overshoot (default 2)")
+    parser.add_argument("--quota-only", action="store_true",
+                        help="measure only the session quota's and the monthly cap's overshoot")
+    parser.add_argument("--quota-mb", type=int, default=2,
+                        help="session quota and monthly cap for the overshoot (default 2)")
     args = parser.parse_args(argv)
     if args.grants < 1 or not 1 <= args.phones <= 20 or args.repeats < 1 or args.idle_seconds <= 0:
         parser.error("--grants, --repeats and --idle-seconds must be positive, --phones between 1 and 20")

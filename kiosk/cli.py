@@ -295,7 +295,8 @@ def cmd_privileged_serve(args: argparse.Namespace) -> int:
             uids.add(pwd.getpwnam(user).pw_uid)
         except KeyError:
             raise UsageError(f"no such user: {user}") from None
-    firewall = NftablesFirewall(NftRunner(), NetworkPlan.from_settings(settings).lan.network, time.time)
+    plan = NetworkPlan.from_settings(settings)
+    firewall = NftablesFirewall(NftRunner(), plan.lan.network, time.time, plan.lan_interface)
     server = PrivilegedServer(settings.firewall.helper_socket, firewall, uids)
     server.bind()
     if args.group:

@@ -42,8 +42,8 @@ def build_firewall(settings: Settings, store: Store, clock: Callable[[], float])
     if settings.firewall.backend == "none":
         return RecordingFirewall(store, clock)
     if os.geteuid() == 0:
-        lan = NetworkPlan.from_settings(settings).lan.network
-        return NftablesFirewall(NftRunner(), lan, clock)
+        plan = NetworkPlan.from_settings(settings)
+        return NftablesFirewall(NftRunner(), plan.lan.network, clock, plan.lan_interface)
     return PrivilegedFirewall(settings.firewall.helper_socket)
 
 
@@ -108,5 +108,6 @@ class Kit:
                                settings.access.trusted_macs, adapters.clock,
                                trusted_networks=(staff.staff_address,) if staff.staff_interface else (),
                                nat_ports=_nat_ports_of(settings),
-                               associated=adapters.associated or _associated_of(settings))
+                               associated=adapters.associated or _associated_of(settings),
+                               month_cap=uplink)
         return cls(settings, store, adapters, access, uplink)

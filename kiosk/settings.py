@@ -361,8 +361,9 @@ DECLARATIONS: tuple[Setting, ...] = (
             "Address fetched to check the internet answers; it must answer 204 or 200."),
     Setting("uplink", "check_minutes", POSITIVE, 5, "At most one internet check per this many minutes."),
     Setting("uplink", "monthly_cap_mb", COUNT, 0, "Data allowed on the uplink per month, in megabytes; 0 means "
-            "none. Once reached, the portal refuses new sessions until the month turns (sessions already open "
-            "run to their end; offline services stay on)."),
+            "none. The firewall holds what is left of it for all participants together: once spent, their "
+            "internet stops at once (even with the kit stopped), open sessions end with reason `cap` and the "
+            "portal refuses new ones until the 1st of next month; the portal, DNS and offline services stay on."),
     Setting("uplink", "warn_percent", PERCENT, 80, "Warn when this share of the monthly cap is used."),
     Setting("uplink", "mmcli", PATH, "mmcli", "ModemManager's command-line client."),
     Setting("survey", "content_dir", PATH, "",

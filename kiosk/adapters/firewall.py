@@ -74,6 +74,13 @@ class Firewall(Protocol):
     def reconcile(self, grants: list[Grant]) -> None:
         """Make the firewall hold exactly these grants (used at start)."""
 
+    def set_month_cap(self, budget: int | None) -> None:
+        """The uplink's monthly cap for all participants' forwarded traffic together, made anew: ``budget``
+        bytes from now (what is left of this month's cap); None: no cap."""
+
+    def month_cap(self) -> QuotaReading | None:
+        """The monthly cap's quota as the firewall holds it; None when it holds none."""
+
 
 class RecordingFirewall:
     """The ``none`` backend: a ledger in the store and a log line per effect it would have."""
@@ -120,6 +127,21 @@ class RecordingFirewall:
                  for g in grants],
             )
         log.info("firewall(none): would hold %d grant(s) after reconciling", len(grants))
+
+    def set_month_cap(self, budget: int | None) -> None:
+        with self._store.write() as db:
+            db.execute("DELETE FROM firewall_month_cap")
+            if budget is not None:
+                db.execute("INSERT INTO firewall_month_cap (id, budget, set_at) VALUES (1, ?, ?)",
+                           (budget, int(self._clock())))
+        log.info("firewall(none): would %s", f"cut all participants after {budget} more bytes this month"
+                 if budget is not None else "hold no monthly cap")
+
+    def month_cap(self) -> QuotaReading | None:
+        """The monthly budget it would have given the kernel; nothing flows through it, so none is used."""
+        with self._store.read() as db:
+            row = db.execute("SELECT budget FROM firewall_month_cap WHERE id = 1").fetchone()
+        return QuotaReading(0, row["budget"]) if row is not None else None
 
     def ledger(self) -> list[Grant]:
         """What this backend currently records as let through."""

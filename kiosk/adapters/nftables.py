@@ -10,6 +10,12 @@ directions once its budget is spent, within a packet of the limit, whether the k
 Named objects rather than a `quota` on a set element: nft 1.0.6 (Debian 12) cannot give a set element a
 stateful quota that survives its element being added again, while a named quota can be read (`used`),
 replaced and deleted on its own, and is shared by the upload and download rules through one map.
+
+The uplink's monthly cap is the kernel's too: one named quota `month_cap` holding what is left of this
+month's cap, reached through the `month_caps` map keyed by the participants' interface, so every phone's
+traffic through the uplink (both directions) is dropped once it is spent. No cap: the map is empty and the
+rules match nothing. Traffic with the kit itself (portal, DNS, offline services) is not forwarded and never
+counts.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 MAX_TIMEOUT_S = 7 * 86_400
 MAX_QUOTA_BYTES = 10**15  # a petabyte: more than any uplink carries, small enough for nft's 64-bit counter
 QUOTA_PREFIX = "q_"
+MONTH_CAP = "month_cap"
 
 
 def render_ruleset(plan: NetworkPlan) -> str:
@@ -64,6 +71,9 @@ table inet kiosk {{
     set walled_garden {{ type ipv4_addr; flags timeout; timeout 1h; }}
     # Each granted address's data quota: a named quota object `q_<address>` (filled by the kit).
     map session_quotas {{ type ipv4_addr : quota; flags timeout; }}
+    # What is left of the uplink's monthly cap for all participants together: `"{lan}" : "month_cap"`,
+    # set by the kit at start and when the month turns; empty when there is no cap.
+    map month_caps {{ type ifname : quota; }}
 
     chain antispoof {{
         type filter hook prerouting priority raw; policy accept;
@@ -122,6 +132,9 @@ table inet kiosk {{
         # Traffic with the kit (portal, DNS) goes through the input chain and never counts.
         iifname "{lan}" oifname "{wan}" quota name ip saddr map @session_quotas drop
         iifname "{wan}" oifname "{lan}" quota name ip daddr map @session_quotas drop
+        # The uplink's monthly cap, every participant together: past it, nothing more goes out or comes in.
+        iifname "{lan}" oifname "{wan}" quota name iifname map @month_caps drop
+        iifname "{wan}" oifname "{lan}" quota name oifname map @month_caps drop
         iifname "{lan}" oifname "{wan}" ether saddr . ip saddr @allowed accept
         iifname "{lan}" oifname "{wan}" ether saddr @allowed_macs accept
         # Accepts what the next rule accepts too: it is here to count each phone's downloads.
@@ -230,6 +243,35 @@ def revoke_commands(client: Client) -> list[str]:
     return commands
 
 
+def month_cap_commands(lan_interface: str, budget: int | None) -> list[str]:
+    """The monthly cap's quota made anew (counting from zero) with ``budget`` bytes; None: no cap."""
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool)
+                               or not 1 <= budget <= MAX_QUOTA_BYTES):
+        raise FirewallError(f"a monthly cap is a whole number of bytes from 1 to {MAX_QUOTA_BYTES}: {budget!r}")
+    # Deleting what is missing fails the whole batch: make sure both exist, then delete them.
+    commands = [f"add quota {TABLE} {MONTH_CAP} {{ over 1 bytes }}",
+                f'add element {TABLE} month_caps {{ "{lan_interface}" : "{MONTH_CAP}" }}',
+                f'delete element {TABLE} month_caps {{ "{lan_interface}" }}',
+                f"delete quota {TABLE} {MONTH_CAP}"]
+    if budget is not None:
+        commands += [f"add quota {TABLE} {MONTH_CAP} {{ over {budget} bytes }}",
+                     f'add element {TABLE} month_caps {{ "{lan_interface}" : "{MONTH_CAP}" }}']
+    return commands
+
+
+def parse_month_cap(listing: dict) -> QuotaReading | None:
+    """The monthly cap's kernel quota, when it is mapped (a cap is set)."""
+    reading = mapped = None
+    for item in listing.get("nftables", []):
+        quota = item.get("quota")
+        if quota and quota.get("table") == "kiosk" and quota.get("name") == MONTH_CAP:
+            reading = QuotaReading(int(quota.get("used", 0)), int(quota.get("bytes", 0)))
+        nft_map = item.get("map")
+        if nft_map and nft_map.get("table") == "kiosk" and nft_map.get("name") == "month_caps":
+            mapped = any(isinstance(entry, list) and entry[1:] == [MONTH_CAP] for entry in nft_map.get("elem", []))
+    return reading if mapped else None
+
+
 def parse_quotas(listing: dict) -> dict[str, QuotaReading]:
     """Each mapped address's kernel quota from `nft -j list table inet kiosk`."""
     objects: dict[str, QuotaReading] = {}
@@ -321,10 +363,11 @@ class NftablesFirewall:
     name = "nftables"
     counts_traffic = True
 
-    def __init__(self, runner: NftRunner, lan: ipaddress.IPv4Network | None, clock) -> None:
+    def __init__(self, runner: NftRunner, lan: ipaddress.IPv4Network | None, clock, lan_interface: str) -> None:
         self._runner = runner
         self._lan = lan
         self._clock = clock
+        self._lan_interface = lan_interface
 
     def grant(self, grant: Grant) -> None:
         _check_client(grant.client, self._lan)
@@ -339,6 +382,12 @@ class NftablesFirewall:
 
     def quotas(self) -> dict[str, QuotaReading]:
         return parse_quotas(self._runner.list_table())
+
+    def set_month_cap(self, budget: int | None) -> None:
+        self._runner.apply(month_cap_commands(self._lan_interface, budget))
+
+    def month_cap(self) -> QuotaReading | None:
+        return parse_month_cap(self._runner.list_table())
 
     def reconcile(self, grants: list[Grant]) -> None:
         """Each grant's quota is made anew with the budget it carries (what its session has left)."""

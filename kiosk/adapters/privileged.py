@@ -1,9 +1,9 @@
 """The narrow privileged path. The web process is not root; a small helper that is (started by systemd as
 `kiosk privileged serve`) changes the firewall for it over a Unix socket, and sets the clock.
 
-The helper knows five firewall operations — grant, revoke, counters, quotas, reconcile — whose arguments are
-checked (MAC and IPv4 formats, LAN addresses only, bounded timeouts and byte budgets) before they become nft
-set elements and quota objects, and
+The helper knows seven firewall operations — grant, revoke, counters, quotas, reconcile, set_month_cap and
+month_cap — whose arguments are checked (MAC and IPv4 formats, LAN addresses only, bounded timeouts and byte
+budgets) before they become nft set elements and quota objects, and
 ``set_clock``, which takes one epoch checked against sane bounds (kiosk.adapters.clock). There is no way to
 pass a command, a path or raw nft text, and only the users named at start may connect (checked with
 SO_PEERCRED).
@@ -28,7 +28,7 @@ from kiosk.adapters.nftables import MAX_QUOTA_BYTES, NftablesFirewall
 log = logging.getLogger("kiosk.privileged")
 MAX_REQUEST_BYTES = 1 << 20
 REQUEST_SECONDS = 10
-OPERATIONS = ("grant", "revoke", "counters", "quotas", "reconcile", "set_clock")
+OPERATIONS = ("grant", "revoke", "counters", "quotas", "reconcile", "set_month_cap", "month_cap", "set_clock")
 ClockSetter = Callable[[float], None]
 
 
@@ -56,6 +56,15 @@ def _grant(data: object) -> Grant:
                                or not 1 <= budget <= MAX_QUOTA_BYTES):
         raise RequestError(f"quota_bytes must be a whole number of bytes from 1 to {MAX_QUOTA_BYTES}, or null")
     return Grant(_client({key: data.get(key) for key in ("ip", "mac")}), expires_at, budget)
+
+
+def _month_budget(data: object) -> int | None:
+    budget = data.get("bytes") if isinstance(data, dict) and set(data) == {"bytes"} else False
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool)
+                               or not 1 <= budget <= MAX_QUOTA_BYTES):
+        raise RequestError(f"set_month_cap takes {{bytes}}: a whole number of bytes from 1 to {MAX_QUOTA_BYTES}, "
+                           "or null for no cap")
+    return budget
 
 
 def _epoch(data: object) -> float:
@@ -90,6 +99,12 @@ def handle(firewall: NftablesFirewall, request: object, set_clock: ClockSetter =
         return [[client.ip, client.mac, count] for client, count in firewall.counters().items()]
     if op == "quotas":
         return [[ip, reading.used, reading.budget] for ip, reading in firewall.quotas().items()]
+    if op == "set_month_cap":
+        firewall.set_month_cap(_month_budget(args))
+        return None
+    if op == "month_cap":
+        reading = firewall.month_cap()
+        return None if reading is None else [reading.used, reading.budget]
     if not isinstance(args, list) or len(args) > 10_000:
         raise RequestError("reconcile takes a list of at most 10000 grants")
     firewall.reconcile([_grant(item) for item in args])
@@ -225,6 +240,13 @@ class PrivilegedFirewall:
 
     def reconcile(self, grants: list[Grant]) -> None:
         self._call("reconcile", [_grant_args(grant) for grant in grants])
+
+    def set_month_cap(self, budget: int | None) -> None:
+        self._call("set_month_cap", {"bytes": budget})
+
+    def month_cap(self) -> QuotaReading | None:
+        result = self._call("month_cap")
+        return None if result is None else QuotaReading(int(result[0]), int(result[1]))
 
 
 def _grant_args(grant: Grant) -> dict[str, object]:

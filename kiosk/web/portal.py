@@ -72,7 +72,7 @@ def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[st
         template,
         client=g.client,
         uplink_up=ctx.kit.adapters.uplink.is_up(),
-        cap_reached=ctx.kit.uplink.cap_reached(),
+        cap_reached=ctx.kit.access.month_cap_spent or ctx.kit.uplink.cap_reached(),
         session_minutes=limits.session_seconds // 60,
         quota_mb=limits.quota_bytes // 1_000_000,
         offline_services=ctx.offline_services,
@@ -97,7 +97,8 @@ def accept():
         raise BadRequest("charter not accepted")
     if not g.client.authorised:
         # No internet, or this month's data is used up: no session opens, the offline services stay on.
-        if not ctx.kit.adapters.uplink.is_up() or ctx.kit.uplink.cap_reached():
+        if (not ctx.kit.adapters.uplink.is_up() or ctx.kit.access.month_cap_spent
+                or ctx.kit.uplink.cap_reached()):
             token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
             return _page("portal/landing.html", status=503, csrf_token=token)
         try:

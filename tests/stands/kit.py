@@ -57,6 +57,7 @@ staff_address = "{staff_ip}/24"
 [uplink]
 check_enabled = {check_enabled}
 check_url = "http://198.51.100.10/generate_204"
+monthly_cap_mb = {monthly_cap_mb}
 """
 
 
@@ -69,7 +70,8 @@ class Accepted:
 
 class KitUnderTest:
     def __init__(self, topology: Topology, workdir: Path, *, session_minutes: int = 120, quota_mb: int = 500,
-                 check_enabled: bool = True, upstream_dns: tuple[str, ...] = (PUBLIC_RESOLVER,)) -> None:
+                 check_enabled: bool = True, upstream_dns: tuple[str, ...] = (PUBLIC_RESOLVER,),
+                 monthly_cap_mb: int = 0) -> None:
         self.topology = topology
         self.host: Host = topology.kit_host
         self.workdir = workdir
@@ -81,7 +83,7 @@ class KitUnderTest:
             staff=STAFF_IF, staff_ip=KIT_STAFF_IP,
             session_minutes=session_minutes, quota_mb=quota_mb, lan=LAN_IF, wan=WAN_IF, leases=self.leases,
             upstream=", ".join(f'"{address}"' for address in upstream_dns),
-            check_enabled="true" if check_enabled else "false"))
+            check_enabled="true" if check_enabled else "false", monthly_cap_mb=monthly_cap_mb))
         self.rendered = workdir / "etc"
         self.kiosk_process: subprocess.Popen | None = None
         self.mediator: Phone | None = None
@@ -176,10 +178,18 @@ print(json.dumps({{"status": r.status, "location": r.getheader("Location") or ""
         listing = json.loads(self.host.run(["nft", "-j", "list", "table", "inet", "kiosk"], check=True).stdout)
         return sum(count for client, count in parse_counters(listing).items() if client.ip == phone_ip)
 
-    def remove_quota_rules(self) -> int:
-        """Delete the forward rules that enforce the sessions' kernel quotas (a control); returns how many."""
+    def month_cap(self) -> tuple[int, int]:
+        """The kernel's monthly-cap quota: (bytes it lets through, bytes it has seen)."""
+        listing = json.loads(self.host.run(["nft", "-j", "list", "quota", "inet", "kiosk", "month_cap"],
+                                           check=True).stdout)
+        quota = next(item["quota"] for item in listing["nftables"] if "quota" in item)
+        return int(quota["bytes"]), int(quota.get("used", 0))
+
+    def remove_quota_rules(self, map_name: str = "session_quotas") -> int:
+        """Delete the forward rules that enforce the kernel quotas reached through ``map_name`` (a control);
+        returns how many."""
         listing = self.host.run(["nft", "-a", "list", "chain", "inet", "kiosk", "forward"], check=True).stdout
-        handles = [line.rsplit("# handle ", 1)[1] for line in listing.splitlines() if "@session_quotas" in line]
+        handles = [line.rsplit("# handle ", 1)[1] for line in listing.splitlines() if f"@{map_name}" in line]
         for handle in handles:
             self.host.run(["nft", "delete", "rule", "inet", "kiosk", "forward", "handle", handle], check=True)
         return len(handles)

@@ -92,7 +92,7 @@ def test_setting_the_clock_from_a_phone_moves_this_boots_records(store, pi):
     [open_session] = access.open_sessions()
     assert open_session.started_at == round(session.started_at + delta)
     assert open_session.seconds_remaining(pi()) == pytest.approx(7200 - 60, abs=1)  # not expired by the jump
-    assert access.sweep() == {"expired": 0, "idle": 0, "quota": 0}
+    assert access.sweep() == {"expired": 0, "cap": 0, "idle": 0, "quota": 0}
     with store.read() as db:
         assert db.execute("SELECT started_day, updated_day FROM survey_visits").fetchone()[:] == ("2026-09-20",) * 2
         assert db.execute("SELECT created_day FROM survey_appointments").fetchone()[0] == "2026-09-20"

@@ -141,7 +141,7 @@ def test_idle_session_ends(portal_kit):
     phone = kit.phone()
     accept(phone)
     kit.clock.advance(21 * 60)
-    assert kit.apps.kit.access.sweep() == {"expired": 0, "idle": 1, "quota": 0}
+    assert kit.apps.kit.access.sweep() == {"expired": 0, "cap": 0, "idle": 1, "quota": 0}
     assert phone.get(ANDROID_PROBE).status_code == 302
 
 
