@@ -383,9 +383,32 @@ def test_an_appointment_request_needs_its_own_consent_and_is_stored_once(kit):
     replay = person.post("/appointment", data)
     assert sent.status_code == replay.status_code == 303
     assert "Un médiateur vous contactera bientôt." in text(person.follow(sent))
+    assert "déjà envoyé" in text(person.follow(replay)), "the person is told the resend was merged"
     stored = kit.apps.kit.survey.appointments.pending()
     assert [(a.first_name, a.contact, a.structure, a.slot, a.language) for a in stored] == [
         ("Nadia", "06 12 34 56 78", STRUCTURES[1], "morning", "fr")]
+
+
+def test_a_corrected_appointment_is_stored_and_an_exact_resend_is_merged_and_said(kit):
+    person = participant(kit)
+    sent, data = _appointment(person, contact="06 12 34 56 87")  # two digits swapped
+    assert "déjà envoyé" not in text(person.follow(sent))
+    corrected = person.post("/appointment", {**data, "contact": "06 12 34 56 78"})  # the same form, same token
+    assert corrected.status_code == 303
+    assert "déjà envoyé" not in text(person.follow(corrected))
+    resent = person.post("/appointment", {**data, "contact": "06.12.34.56.78"})  # the same number, again
+    merged = text(person.follow(resent))
+    assert "Demande envoyée" in merged and "Vous aviez déjà envoyé cette même demande" in merged
+    stored = kit.apps.kit.survey.appointments.pending()
+    assert [a.contact for a in stored] == ["06 12 34 56 87", "06 12 34 56 78"], "the correction is kept"
+
+    # A person asking again later (after the window) is a new request, as is another slot at once.
+    other_slot, _ = _appointment(person, slot="afternoon")
+    assert "déjà envoyé" not in text(person.follow(other_slot))
+    kit.clock.advance(16 * 60)
+    later = person.post("/appointment", {**data, "contact": "06 12 34 56 78"})
+    assert "déjà envoyé" not in text(person.follow(later))
+    assert len(kit.apps.kit.survey.appointments.pending()) == 4
 
 
 @pytest.mark.parametrize("field", [{"structure": "Elsewhere"}, {"slot": "midnight"}, {"first_name": "x" * 500}])
