@@ -150,9 +150,21 @@ def test_questionnaire_resume_results_booklet_and_progress_without_javascript(su
     page.goto(portal.url + f"booklet?lang={lang}", wait_until="load")
     page.get_by_label(words["booklet_label"]).fill(booklet_code)
     page.get_by_role("button", name=words["open"]).click()
-    table = page.locator("table.progress-table")
-    assert table.locator("thead th").count() == 3, "the area and two visits"
-    assert table.get_by_text(words["progress"]).count() == 6
+    visits = page.locator("section.visit")
+    assert visits.count() == 2, "one list per visit"
+    assert visits.first.get_by_text(words["progress"]).count() == 6, "the latest visit first, with its progress"
+    assert visits.nth(1).get_by_text(words["progress"]).count() == 0
     screenshot(page, f"survey-booklet-progress-{lang}.png")
     assert urlsplit(page.url).path == f"/booklet/{booklet_code}"
     _no_outside_requests(phone, portal)
+
+    # on the smallest screen: nothing to scroll sideways, the latest progress marks on screen
+    # (JavaScript on in this tab only, to read the page's width: the page has no script)
+    measured = new_phone(browser, javascript=True).page
+    measured.goto(page.url, wait_until="load")
+    assert measured.evaluate("() => document.documentElement.scrollWidth") <= 320
+    marks = measured.locator("section.visit").first.get_by_text(words["progress"])
+    for index in range(marks.count()):
+        box = marks.nth(index).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 320, box
+    measured.context.close()
