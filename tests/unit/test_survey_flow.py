@@ -327,8 +327,10 @@ def test_a_booklet_keeps_visits_and_shows_progress_on_the_second_visit(kit):
     second = text(later.run(level(2)))
     assert "Ces résultats sont dans votre livret." in second
     progress = text(later.get(f"/booklet/{booklet_code}?lang=fr"))
-    assert progress.count("<th scope=\"col\">") == 3  # the area column and two visits
-    assert progress.count("↑ Progrès") == 6
+    assert progress.count('<section class="visit"') == 2, "a list per visit"
+    latest, earlier = progress.split('<section class="visit"')[1:]
+    assert "Dernière visite" in latest and latest.count("↑ Progrès") == 6, "the latest visit first, its progress"
+    assert "Dernière visite" not in earlier and "↑ Progrès" not in earlier
     entries = kit.apps.kit.survey.booklets.entries(kit.apps.kit.survey.booklets.find(booklet_code, "test"))
     assert [entry.results.bands["safety"] for entry in entries] == [1, 2]
 
