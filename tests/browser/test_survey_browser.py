@@ -59,7 +59,7 @@ def _answer_until_results(page, level: int, lang: str, shots: bool = False) -> N
         asked = QUESTIONNAIRE.item(item)
         if shots and asked.kind == "challenge" and asked.scenario and asked.scenario.kind == "sms" \
                 and "parcel" in item:
-            screenshot(page, f"survey-sms-{lang}.png")
+            screenshot(page, f"survey-sms-{lang}.png", full_page=False)  # the first screen
         assert page.locator("script").count() == 0
         answer(page, item, level)
     pytest.fail("the questionnaire did not reach the results")
@@ -97,7 +97,7 @@ def test_questionnaire_resume_results_booklet_and_progress_without_javascript(su
     audio = page.locator("audio source")
     assert audio.count() >= 2, "the question and its answers can be heard"
     assert page.get_by_text(words["listen"]).count() == 1
-    screenshot(page, f"survey-question-{lang}.png")
+    screenshot(page, f"survey-question-{lang}.png", full_page=False)
 
     # the captive sheet closes halfway through
     for _ in range(HALFWAY - 1):
