@@ -8,23 +8,27 @@ writes (playbooks/roles/kit_secrets/files/triporteur-secrets)::
 hashlib.scrypt with a random 16-byte salt and a 32-byte hash; the file is written atomically with mode
 0600, readable by the service user only. The password itself is never stored.
 
-Login attempts are limited in memory per client address (and for the whole kit): the dashboard is one
-process, a restart (which an attacker on the staff network cannot cause) only resets the counters, and
-nothing is written to the SD card for each wrong guess. Each guess also costs an scrypt computation.
+Login attempts are limited per client address and for the whole kit (LoginLimiter), and the count is kept
+in the store: a restart or a power cut does not hand a guesser a fresh budget. Each guess also costs an
+scrypt computation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import os
 import secrets
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.services.ratelimit import FailureLimiter
+from kiosk.store import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_LENGTH = 8
@@ -126,12 +130,85 @@ class PasswordFile:
         return StoredPassword(line) if line.startswith("scrypt$") and line.count("$") == 5 else None
 
 
-class LoginLimiter(FailureLimiter):
-    """At most ``per_client`` failed logins per address and ``overall`` for the kit in ``window_s``.
+class TooManyAttempts(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many wrong passwords; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
-    Counted on a monotonic clock: setting the kit's clock neither lifts nor prolongs a block.
+
+class LoginLimiter:
+    """Wrong passwords allowed before an address waits.
+
+    - per address: ``per_client`` wrong passwords in ``window_s``, then that address waits, even with the right
+      password;
+    - for the kit: once ``overall`` wrong passwords were seen in ``window_s``, every address that typed a wrong
+      one in that window waits too, until the kit's count falls back. An address that typed no wrong password
+      is never held back by others' guesses: a mediator is not locked out because someone else guessed, and a
+      guesser that moves from address to address gets one try per address.
+
+    Counted on the kit's clock, so that the count survives a restart (``login_failures`` in the store). Times
+    ahead of now come from a clock set back since (a Pi without a battery): they are dropped, never left to
+    hold everyone back until the clock catches up. A store that cannot be written (a full disk) keeps the
+    count in memory and logs why: the login still answers.
     """
 
-    def __init__(self, per_client: int = 5, overall: int = 50, window_s: float = 900.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(per_client, overall, window_s, clock)
+    def __init__(self, clock: Callable[[], float], store: Store | None = None, per_client: int = 5,
+                 overall: int = 50, window_s: float = 900.0) -> None:
+        self._clock = clock
+        self._store = store
+        self._per_client = per_client
+        self._overall = overall
+        self._window = window_s
+        self._failures: list[tuple[float, str | None]] = []  # oldest first
+        self._lock = threading.Lock()
+        if store is not None:
+            now = clock()
+            try:
+                with store.read() as db:
+                    rows = db.execute("SELECT at, client FROM login_failures WHERE at > ? AND at <= ? ORDER BY at",
+                                      (now - window_s, now)).fetchall()
+            except StoreError as problem:
+                log.warning("wrong dashboard passwords not read back, counting from zero: %s", problem)
+                rows = []
+            self._failures = [(row["at"], row["client"]) for row in rows]
+
+    def check(self, client: str) -> None:
+        """Raises TooManyAttempts when this address must wait before trying a password."""
+        now = self._clock()
+        with self._lock:
+            self._trim(now)
+            mine = [at for at, who in self._failures if who == client]
+            waits = []
+            if len(mine) >= self._per_client:
+                waits.append(mine[-self._per_client] + self._window - now)
+            if mine and len(self._failures) >= self._overall:
+                waits.append(self._failures[-self._overall][0] + self._window - now)
+        if waits:
+            raise TooManyAttempts(max(1, math.ceil(max(waits))))
+
+    def failed(self, client: str) -> None:
+        now = self._clock()
+        with self._lock:
+            self._trim(now)
+            self._failures.append((now, client))
+        self._write("DELETE FROM login_failures WHERE at <= ?", (now - self._window,),
+                    "INSERT INTO login_failures (at, client) VALUES (?, ?)", (now, client))
+
+    def succeeded(self, client: str) -> None:
+        """This address knows the password: its own count goes, its wrong tries still count for the kit."""
+        with self._lock:
+            self._failures = [(at, None if who == client else who) for at, who in self._failures]
+        self._write("UPDATE login_failures SET client = NULL WHERE client = ?", (client,))
+
+    def _trim(self, now: float) -> None:
+        self._failures = [(at, who) for at, who in self._failures if now - self._window < at <= now]
+
+    def _write(self, *statements) -> None:
+        if self._store is None:
+            return
+        try:
+            with self._store.write() as db:
+                for sql, parameters in zip(statements[::2], statements[1::2], strict=True):
+                    db.execute(sql, parameters)
+        except StoreError as problem:
+            log.warning("wrong dashboard passwords counted in memory only: %s", problem)

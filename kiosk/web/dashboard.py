@@ -27,12 +27,11 @@ from kiosk.adapters.modem import ModemManagerCli
 from kiosk.adapters.privileged import PrivilegedClock
 from kiosk.runtime import Kit
 from kiosk.services.activity import ActivityService
-from kiosk.services.auth import LoginLimiter, PasswordFile
+from kiosk.services.auth import LoginLimiter, PasswordFile, TooManyAttempts
 from kiosk.services.clock import ClockService, FollowingBoot
 from kiosk.services.dashboard_privacy import PrivacyService
 from kiosk.services.dashboard_tablets import DashboardTablets
 from kiosk.services.outings import OutingService
-from kiosk.services.ratelimit import TooManyAttempts
 from kiosk.services.reports import ReportService
 from kiosk.services.secrets import get_or_create
 from kiosk.services.status import StatusService
@@ -111,7 +110,7 @@ def build_context(kit: Kit) -> DashboardContext:
         catalogues=Catalogues(LANGUAGES_OFFERED, "fr", domain=DOMAIN),
         csrf=CsrfTokens(get_or_create(store, "dashboard-csrf"), clock, max_age_s=12 * 3600),
         passwords=PasswordFile(settings.dashboard.password_file),
-        limiter=LoginLimiter(),
+        limiter=LoginLimiter(clock, store),
         allowed_hosts=allowed_hosts(settings),
         session_seconds=settings.dashboard.session_minutes * 60,
         outings=outings,

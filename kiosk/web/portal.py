@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, render_t
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk.runtime import Kit
+from kiosk.services.access import GrantRefused
 from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
@@ -71,6 +72,7 @@ def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[st
         template,
         client=g.client,
         uplink_up=ctx.kit.adapters.uplink.is_up(),
+        cap_reached=ctx.kit.uplink.cap_reached(),
         session_minutes=limits.session_seconds // 60,
         quota_mb=limits.quota_bytes // 1_000_000,
         offline_services=ctx.offline_services,
@@ -94,10 +96,16 @@ def accept():
     if request.form.get("accept") != "yes":
         raise BadRequest("charter not accepted")
     if not g.client.authorised:
-        if not ctx.kit.adapters.uplink.is_up():
+        # No internet, or this month's data is used up: no session opens, the offline services stay on.
+        if not ctx.kit.adapters.uplink.is_up() or ctx.kit.uplink.cap_reached():
             token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
             return _page("portal/landing.html", status=503, csrf_token=token)
-        ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+        try:
+            ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+        except GrantRefused as refused:
+            token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+            status = 503 if refused.reason == GrantRefused.WIFI_UNAVAILABLE else 403
+            return _page("portal/landing.html", status=status, csrf_token=token, refused=refused.reason)
     # A full navigation (303 to a GET) is what lets iOS turn the sheet's "Cancel" into "Done".
     return redirect(url_for("portal.welcome", lang=g.lang), code=303)
 

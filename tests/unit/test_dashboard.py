@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 
 from kiosk import create_app
 from kiosk.runtime import Adapters
-from kiosk.services.auth import LoginLimiter, verify_password, write_password_file
+from kiosk.services.auth import verify_password, write_password_file
 from kiosk.web.app import Apps
 from tests.conftest import FixedUplink, ManualClock, make_settings
 
@@ -134,9 +134,14 @@ def test_login_returns_to_the_page_asked_but_never_elsewhere(dash):
                      ).headers["Location"] == "/"
 
 
-def test_wrong_passwords_are_refused_then_rate_limited(dash):
-    ticks = [1000.0]
-    dash.context.limiter = LoginLimiter(clock=lambda: ticks[0])
+def _login_from(dash: Dashboard, address: str, password: str = PASSWORD) -> TestResponse:
+    elsewhere = {"REMOTE_ADDR": address}
+    page = dash.client.get(BASE + "/login", environ_base=elsewhere).get_data(as_text=True)
+    return dash.client.post(BASE + "/login", data={"password": password, "csrf_token": TOKEN.search(page)[1]},
+                            environ_base=elsewhere)
+
+
+def test_wrong_passwords_are_refused_then_rate_limited_even_across_a_restart(dash, tmp_path):
     for _ in range(5):
         response = dash.login("wrong password")
         assert response.status_code == 401
@@ -144,13 +149,21 @@ def test_wrong_passwords_are_refused_then_rate_limited(dash):
     blocked = dash.login()  # even the right one, from this address, for a while
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     assert "Trop de mots de passe incorrects" in blocked.get_data(as_text=True)
-    elsewhere = {"REMOTE_ADDR": "10.42.1.30"}
-    page = dash.client.get(BASE + "/login", environ_base=elsewhere).get_data(as_text=True)
-    other = dash.client.post(BASE + "/login", data={"password": PASSWORD, "csrf_token": TOKEN.search(page)[1]},
-                             environ_base=elsewhere)
-    assert other.status_code == 303  # another address has its own budget
-    ticks[0] += 901
-    assert dash.login().status_code == 303
+    assert _login_from(dash, "10.42.1.30").status_code == 303  # another address has its own budget
+
+    restarted = build(tmp_path, clock=dash.clock)  # a power cut: the guesser's budget is not handed back
+    assert restarted.login().status_code == 429
+    dash.clock.advance(901)
+    assert restarted.login().status_code == 303
+
+
+def test_a_guesser_on_many_addresses_never_locks_out_a_mediator_who_typed_nothing_wrong(dash):
+    for host in range(10, 20):  # 50 wrong passwords, 5 from each of 10 addresses: the kit's whole budget
+        for _ in range(5):
+            assert _login_from(dash, f"10.42.1.{host}", "guess").status_code == 401
+    assert _login_from(dash, "10.42.1.60", "guess").status_code == 401  # one try for a new address...
+    assert _login_from(dash, "10.42.1.60").status_code == 429  # ...then it waits with the kit
+    assert _login_from(dash, "10.42.1.99").status_code == 303  # the mediator's phone is let in
 
 
 def test_login_without_a_password_file_says_how_to_set_one(tmp_path):
@@ -216,7 +229,7 @@ def test_pages_carry_a_strict_content_security_policy(mediator):
     nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
     assert f'<script nonce="{nonce}">' in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
-    for path in ("/", "/outing", "/activity?kind=demarche", "/reports/month/2026-09"):
+    for path in ("/", "/outing", "/activity?kind=individuel", "/reports/month/2026-09"):
         assert "<script" not in mediator.text(path), "only the clock page has a script"
 
 
@@ -288,14 +301,27 @@ def record(dash: Dashboard, **values) -> TestResponse:
 def test_an_activity_is_recorded_in_three_posts_worth_of_taps(mediator):
     mediator.start_outing()
     kinds = mediator.text("/activity")
-    assert 'href="/activity?kind=demarche"' in kinds
-    form = mediator.text("/activity?kind=demarche")
-    assert 'value="45" checked' in form  # the kind's usual duration is already chosen
-    saved = mediator.post("/activity", {"kind": "demarche", "duration": "45", "procedure_themes": ["logement"]})
+    assert 'href="/activity?kind=individuel"' in kinds and "kind=demarche" not in kinds
+    form = mediator.text("/activity?kind=individuel")
+    assert 'value="30" checked' in form  # the kind's usual duration is already chosen
+    saved = mediator.post("/activity", {"kind": "individuel", "duration": "45", "procedure_themes": ["logement"],
+                                        "themes": ["aide_aux_demarches_administratives"]})
     assert saved.status_code == 303
     [made] = mediator.context.activity.recent(mediator.context.outings.current().id)
     assert made.entry.procedure_themes == ("logement",) and made.entry.duration_min == 45
     assert made.outing_id == mediator.context.outings.current().id
+
+
+def test_a_procedure_alone_is_refused_in_plain_words(mediator):
+    response = mediator.post("/activity", {"kind": "individuel", "duration": "30", "procedure_themes": ["logement"]})
+    assert response.status_code == 422
+    assert "Une démarche va avec le thème « Aide aux démarches administratives »" in html.unescape(
+        response.get_data(as_text=True))
+    assert mediator.context.activity.recent(None) == []
+
+
+def test_the_former_procedure_kind_is_gone(mediator):
+    assert mediator.get("/activity?kind=demarche").status_code == 404
 
 
 def test_a_record_needs_a_theme(mediator):
@@ -333,7 +359,7 @@ def test_a_mistaken_record_can_be_undone_the_same_day(mediator):
 
 
 def test_an_origin_revealing_theme_is_never_listed_per_record(mediator):
-    record(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe", "logement"])
+    record(mediator, themes=["aide_aux_demarches_administratives"], procedure_themes=["etrangers_europe", "logement"])
     page = mediator.text("/activity")
     assert "Logement" in page and "étrangers" not in page.lower()
 

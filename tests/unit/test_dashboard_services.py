@@ -12,11 +12,12 @@ from kiosk.services.auth import (
     LoginLimiter,
     PasswordError,
     PasswordFile,
+    TooManyAttempts,
     hash_password,
     verify_password,
     write_password_file,
 )
-from kiosk.services.ratelimit import TooManyAttempts
+from kiosk.store import Store
 from tests.unit.test_dashboard import build
 
 
@@ -44,22 +45,56 @@ def test_a_password_file_is_private_and_read_back(tmp_path: Path):
             write_password_file(tmp_path / "other", bad)
 
 
-def test_the_limiter_counts_per_address_and_for_the_whole_kit():
-    now = [0.0]
-    limiter = LoginLimiter(per_client=2, overall=3, window_s=60, clock=lambda: now[0])
+def test_the_limiter_counts_per_address_and_holds_back_only_the_guessers_for_the_kit():
+    now = [1_790_000_000.0]
+    limiter = LoginLimiter(clock=lambda: now[0], per_client=2, overall=3, window_s=60)
     for _ in range(2):
         limiter.check("a")
         limiter.failed("a")
     with pytest.raises(TooManyAttempts) as blocked:
         limiter.check("a")
-    assert 1 <= blocked.value.retry_after_s <= 61
+    assert 1 <= blocked.value.retry_after_s <= 60
     limiter.check("b")
-    limiter.failed("b")
+    limiter.failed("b")  # the kit as a whole has seen three wrong passwords
     with pytest.raises(TooManyAttempts):
-        limiter.check("c")  # the kit as a whole has seen three failures
+        limiter.check("b")
+    limiter.check("c")  # an address that typed nothing wrong is never held back by others
     now[0] += 61
     limiter.check("a")
     limiter.succeeded("a")
+
+
+def test_login_failures_survive_a_restart_and_a_login_clears_only_its_own_address(tmp_path):
+    now = [1_790_000_000.0]
+    store = Store(tmp_path / "kit.sqlite3")
+    store.upgrade()
+    limiter = LoginLimiter(clock=lambda: now[0], store=store, per_client=2, overall=3, window_s=60)
+    limiter.failed("a")
+    limiter.failed("a")
+    limiter.failed("b")
+    restarted = LoginLimiter(clock=lambda: now[0], store=store, per_client=2, overall=3, window_s=60)
+    with pytest.raises(TooManyAttempts):
+        restarted.check("a")
+    with pytest.raises(TooManyAttempts):
+        restarted.check("b")  # the kit's budget is spent and b guessed
+    now[0] += 30
+    restarted.succeeded("b")  # b typed the right one after all (from another tab, say)
+    again = LoginLimiter(clock=lambda: now[0], store=store, per_client=2, overall=3, window_s=60)
+    again.check("b")
+    with pytest.raises(TooManyAttempts):
+        again.check("a")
+    now[0] -= 3600  # the clock set back an hour: failures "from the future" hold nobody back
+    LoginLimiter(clock=lambda: now[0], store=store, per_client=2, overall=3, window_s=60).check("a")
+
+
+def test_a_store_that_cannot_be_opened_still_counts_in_memory_and_says_why(tmp_path, caplog):
+    (tmp_path / "not-a-folder").write_text("")
+    broken = Store(tmp_path / "not-a-folder" / "kit.sqlite3")  # its folder cannot be made: every access fails
+    limiter = LoginLimiter(clock=lambda: 1_790_000_000.0, store=broken, per_client=1, overall=3, window_s=60)
+    limiter.failed("a")
+    with pytest.raises(TooManyAttempts):
+        limiter.check("a")
+    assert "counted in memory only" in caplog.text
 
 
 @pytest.mark.parametrize("output, expected", [
