@@ -182,7 +182,7 @@ def a_busy_week(kit: FieldKit) -> None:
     kit.questionnaire("visit-1")
     kit.questionnaire("visit-2", complete=False)  # started, left unfinished: not counted
     kit.now("2026-11-16T11:10")
-    kit.survey.appointments.request("appointment-1", Request("Fatou", "0612345678", "", "any"), "fr")
+    kit.survey.appointments.request(Request("Fatou", "0612345678", "", "any"), "fr")
     kit.now("2026-11-16T11:20")
     kit.lend("tab-9")
     kit.now("2026-11-16T12:00")

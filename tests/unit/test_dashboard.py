@@ -372,8 +372,8 @@ def test_appointment_requests_are_listed_and_marked(mediator):
 
     mediator.start_outing()
     service = mediator.apps.kit.survey.appointments
-    first = service.request("nonce-1", Request("Fatou", "06 12 34 56 78", "", "morning"), "fr")
-    service.request("nonce-2", Request("<b>Ana</b>", "ana@example.org", "", "any"), "es")
+    first = service.request(Request("Fatou", "06 12 34 56 78", "", "morning"), "fr").id
+    service.request(Request("<b>Ana</b>", "ana@example.org", "", "any"), "es")
     page = mediator.text("/appointments")
     assert "Fatou" in page and "06 12 34 56 78" in page and "&lt;b&gt;Ana&lt;/b&gt;" in page
     assert mediator.post(f"/appointments/{first}/done").status_code == 303
@@ -417,7 +417,7 @@ def test_internet_sessions_visits_requests_and_loans_belong_to_the_open_outing(m
     mediator.start_outing()
     outing = mediator.context.outings.current().id
     kit.access.grant("10.42.0.23", "5a:11:22:33:44:55", "fr")
-    kit.survey.appointments.request("n-1", Request("Fatou", "0612345678", "", "any"), "fr")
+    kit.survey.appointments.request(Request("Fatou", "0612345678", "", "any"), "fr")
     visit = kit.survey.visits.start(kit.survey.library.default, "fr", "n-2")
     inventory = Inventory(kit.store, mediator.clock)
     inventory.enroll("tab-9", "android", "android-user", {}, address="127.0.0.1:5555")
