@@ -13,6 +13,7 @@ from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
 from kiosk.web.i18n import LANGUAGES, Catalogues
+from kiosk.web.page_cache import PageCache
 
 blueprint = Blueprint("portal", __name__)
 
@@ -35,6 +36,7 @@ class PortalContext:
     landing_url: str
     kit_hosts: frozenset[str]
     offline_services: list[OfflineService] = field(default_factory=list)
+    pages: PageCache = field(default_factory=PageCache)
 
 
 def context() -> PortalContext:
@@ -64,26 +66,36 @@ def _asked_language() -> str | None:
     return asked if asked in LANGUAGES else None
 
 
-def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+def _render(template: str, **values) -> str:
     ctx = context()
     limits = ctx.kit.access.limits
+    values.setdefault("uplink_up", ctx.kit.adapters.uplink.is_up())
     return render_template(
         template,
         client=g.client,
-        uplink_up=ctx.kit.adapters.uplink.is_up(),
+        authorised=g.client.authorised,
         session_minutes=limits.session_seconds // 60,
         quota_mb=limits.quota_bytes // 1_000_000,
         offline_services=ctx.offline_services,
         now=ctx.kit.adapters.clock,
         **values,
-    ), status, NO_STORE
+    )
+
+
+def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+    return _render(template, **values), status, NO_STORE
 
 
 @blueprint.get("/")
 def landing():
+    """The same for every phone of a language and state but for its CSRF token: rendered once (PageCache)."""
     ctx = context()
     token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
-    return _page("portal/landing.html", csrf_token=token)
+    uplink_up = ctx.kit.adapters.uplink.is_up()
+    key = ("portal/landing.html", g.lang, g.client.authorised, uplink_up)
+    body = ctx.pages.render(key, {"csrf_token": token},
+                            lambda placeholders: _render("portal/landing.html", uplink_up=uplink_up, **placeholders))
+    return body, 200, NO_STORE
 
 
 @blueprint.post("/accept")
