@@ -29,6 +29,7 @@ class NetworkPlan:
     staff_channel: int
     staff_psk_file: str
     dashboard_port: int
+    control_group: str = ""
 
     @property
     def kit_ip(self) -> str:
@@ -63,4 +64,5 @@ class NetworkPlan:
             staff_channel=wifi.staff_channel,
             staff_psk_file=wifi.staff_psk_file,
             dashboard_port=int(settings.dashboard.listen.rpartition(":")[2]),
+            control_group=wifi.control_group,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kiosk.adapters.firewall import Client, Firewall, FirewallError, Grant
 from kiosk.store import Store, StoreError
@@ -18,6 +18,8 @@ log = logging.getLogger("kiosk.access")
 
 Clock = Callable[[], float]
 NatPorts = Callable[[str | None], str | None]
+# Is this MAC on the Wi-Fi now: None when nothing can tell (hostapd not running); OSError when it cannot say.
+Associated = Callable[[str], bool | None]
 # Held while the firewall and the store are brought in line, by every process (web, CLI).
 FIREWALL_LOCK = "firewall"
 
@@ -66,6 +68,13 @@ class Session:
         """Rounded up, so a fresh two-hour session reads "120 minutes", not 119."""
         return -(-self.seconds_remaining(now) // 60)
 
+    def kernel_budget(self) -> int | None:
+        """What the firewall's own quota lets through from its (re)grant: the quota less what was counted
+        before the firewall's counters last restarted (never 0, which nft would read as no budget)."""
+        if not self.quota_bytes:
+            return None
+        return max(1, self.quota_bytes - self.bytes_base)
+
     def bytes_remaining(self) -> int | None:
         if not self.quota_bytes:
             return None
@@ -94,16 +103,30 @@ def _session(row) -> Session:
     return Session(**dict(zip(row.keys(), row, strict=True)))
 
 
+class GrantRefused(Exception):
+    """No session opened, for a reason the portal tells the participant (``reason``) in one sentence."""
+
+    NOT_ASSOCIATED = "not-associated"
+    WIFI_UNAVAILABLE = "wifi-unavailable"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class AccessService:
     def __init__(self, store: Store, firewall: Firewall, limits: Limits, trusted_macs: list[str],
                  clock: Clock, trusted_networks: tuple[str, ...] = (),
-                 nat_ports: NatPorts = lambda ip: None) -> None:
+                 nat_ports: NatPorts = lambda ip: None,
+                 associated: Associated | None = None) -> None:
         self._store = store
         self._firewall = firewall
         self._limits = limits
         self._trusted = frozenset(mac.lower() for mac in trusted_macs)
         self._clock = clock
         self._nat_ports = nat_ports
+        # Whether a MAC is on the participants' Wi-Fi now (hostapd); None when the kit does not follow it.
+        self._associated = associated
         # The mediators' network: its devices never see the portal.
         self._trusted_networks = tuple(ipaddress.ip_network(net, strict=False) for net in trusted_networks)
 
@@ -156,7 +179,9 @@ class AccessService:
         """Open a session, or return the open one: accepting twice grants once.
 
         The firewall element is (re)applied every time, since the table may have been reloaded since.
+        When the kit follows the Wi-Fi, only a MAC associated now is granted (GrantRefused otherwise).
         """
+        self._require_associated(mac)
         now = self._now()
         limits = self._limits
         with self._store.write() as db:  # BEGIN IMMEDIATE: one grant at a time, so a double tap grants once
@@ -181,7 +206,7 @@ class AccessService:
             if not self._still_open(session):  # ended in the meantime (a mediator's deny): not reopened
                 return session
             try:
-                self._firewall.grant(Grant(session.client, session.ends_at))
+                self._firewall.grant(Grant(session.client, session.ends_at, session.kernel_budget()))
             except FirewallError:
                 if fresh:  # nothing was opened: leave no trace of a session that never was
                     with self._store.write() as db:
@@ -189,7 +214,32 @@ class AccessService:
                 raise
         if fresh:
             log.info("granted %s until %s (by %s)", session.client, session.ends_at, granted_by)
+        try:
+            # It may have left between the check and the grant, before the follower could see a session.
+            self._require_associated(mac)
+        except GrantRefused as refused:
+            if refused.reason != GrantRefused.NOT_ASSOCIATED:
+                return session  # hostapd cannot be asked now: the follower settles it when it is back
+            self.revoke(mac=mac, reason="left")
+            raise
         return session
+
+    def _require_associated(self, mac: str | None) -> None:
+        if self._associated is None or self.is_trusted(mac):
+            return
+        if mac is None:
+            raise GrantRefused(GrantRefused.NOT_ASSOCIATED,
+                               "the kit does not know this device's MAC address, so cannot tell it is on its Wi-Fi")
+        try:
+            present = self._associated(mac)
+        except OSError as problem:
+            log.warning("could not ask hostapd about %s: %s", mac, problem)
+            raise GrantRefused(GrantRefused.WIFI_UNAVAILABLE,
+                               "the Wi-Fi is restarting; try again in a moment") from None
+        if present is None:
+            log.info("hostapd is not running: %s granted unchecked (ended at catch-up unless associated)", mac)
+        elif not present:
+            raise GrantRefused(GrantRefused.NOT_ASSOCIATED, f"{mac} is not connected to the kit's Wi-Fi now")
 
     def touch(self, session: Session) -> None:
         """The device talked to the kit: it is not idle. Best effort: a full disk must not break pages."""
@@ -266,10 +316,13 @@ class AccessService:
     def sweep(self) -> dict[str, int]:
         """Read the firewall's counters, then end sessions past their time, idle, or over quota.
 
-        Returns how many sessions ended for each reason.
+        The kernel enforces the quota by itself (its packets are already dropped): the sweep records it.
+        A MAC-only grant has no kernel quota, so for it the counters decide. Returns how many sessions
+        ended for each reason.
         """
         now = self._now()
         counters = self._firewall.counters()
+        quotas = self._firewall.quotas()
         ended: dict[str, list[Session]] = {"expired": [], "idle": [], "quota": []}
         updates = []
         lost = []
@@ -284,7 +337,7 @@ class AccessService:
                 updates.append((bytes_used, last_activity, session.id))
             if session.ends_at <= now:
                 ended["expired"].append(session)
-            elif session.quota_bytes and bytes_used >= session.quota_bytes:
+            elif session.quota_bytes and (bytes_used >= session.quota_bytes or self._cut(quotas, session)):
                 ended["quota"].append(session)
             elif now - last_activity >= session.idle_timeout_s:
                 ended["idle"].append(session)
@@ -297,6 +350,11 @@ class AccessService:
         self._restore(lost, ended)
         return {reason: len(sessions) for reason, sessions in ended.items()}
 
+    @staticmethod
+    def _cut(quotas: dict, session: Session) -> bool:
+        reading = quotas.get(session.ip) if session.ip else None
+        return reading is not None and reading.exhausted
+
     def _restore(self, lost: list[Session], ended: dict[str, list[Session]]) -> None:
         """Elements missing from the firewall (its table was reloaded while the kit ran): grant them
         again, and count from the bytes used so far since their counters restart at zero."""
@@ -305,8 +363,9 @@ class AccessService:
             with self._store.exclusive(FIREWALL_LOCK):
                 if not self._still_open(session):  # a mediator ended it since the sweep looked
                     continue
+                budget = replace(session, bytes_base=session.bytes_used).kernel_budget()
                 try:
-                    self._firewall.grant(Grant(session.client, session.ends_at))
+                    self._firewall.grant(Grant(session.client, session.ends_at, budget))
                 except FirewallError as problem:
                     log.error("could not restore session %d of %s: %s", session.id, session.client, problem)
                     continue
@@ -317,12 +376,13 @@ class AccessService:
     def reconcile(self) -> int:
         """At start: end what expired while the kit was off, then make the firewall match the store.
 
-        Counters restart from zero in a fresh firewall, so what was used so far becomes the base.
+        Counters restart from zero in a fresh firewall, so what was used so far becomes the base, and each
+        kernel quota is made for the bytes its session has left.
         """
         self.sweep()
         with self._store.write() as db:
             db.execute("UPDATE access_sessions SET bytes_base = bytes_used WHERE ended_at IS NULL")
-        grants = [Grant(s.client, s.ends_at) for s in self.open_sessions()]
+        grants = [Grant(s.client, s.ends_at, s.kernel_budget()) for s in self.open_sessions()]
         grants += [Grant(Client(None, mac), None) for mac in sorted(self._trusted)]
         self._firewall.reconcile(grants)
         return len(grants)

@@ -324,6 +324,11 @@ class UplinkService:
                                "WHERE day >= ? AND day < ?", (first.isoformat(), next_month.isoformat())).fetchone()[0]
         return today, month
 
+    def cap_reached(self) -> bool:
+        """The month's data cap is used up: the portal opens no new sessions until the month turns."""
+        cap = self._config.monthly_cap_bytes
+        return bool(cap) and self.usage()[1] >= cap
+
     # --- the whole picture ----------------------------------------------------------------------
 
     def status(self, check_internet: bool = True) -> UplinkStatus:

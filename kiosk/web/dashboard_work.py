@@ -74,7 +74,8 @@ def _form_values() -> dict[str, object]:
     form = request.form
     return {"kind": form.get("kind"), "duration": form.get("duration"), "themes": form.getlist("themes"),
             "procedure_themes": form.getlist("procedure_themes"), "participants": form.get("participants"),
-            "material": form.getlist("material"), "autonomy": form.get("autonomy"), "referral": form.get("referral"),
+            "material": form.getlist("material"), "autonomy": form.get("autonomy"),
+            "workshop_level": form.get("workshop_level"), "referral": form.get("referral"),
             "workshop_title": form.get("workshop_title"), "gender": form.get("gender"),
             "age_band": form.get("age_band"), "social_status": form.get("social_status")}
 
@@ -102,7 +103,8 @@ def activity_save():
     try:
         entry = check_entry(values["kind"], values["duration"], values["themes"], values["procedure_themes"],
                             participants=values["participants"], material=values["material"],
-                            autonomy=values["autonomy"], referral=values["referral"],
+                            autonomy=values["autonomy"], workshop_level=values["workshop_level"],
+                            referral=values["referral"],
                             workshop_title=values["workshop_title"], gender=values["gender"],
                             age_band=values["age_band"], social_status=values["social_status"])
     except Tampered:

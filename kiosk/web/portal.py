@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, render_t
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk.runtime import Kit
+from kiosk.services.access import GrantRefused
 from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
@@ -70,6 +71,7 @@ def _render(template: str, **values) -> str:
     ctx = context()
     limits = ctx.kit.access.limits
     values.setdefault("uplink_up", ctx.kit.adapters.uplink.is_up())
+    values.setdefault("cap_reached", ctx.kit.uplink.cap_reached())
     return render_template(
         template,
         client=g.client,
@@ -91,10 +93,10 @@ def landing():
     """The same for every phone of a language and state but for its CSRF token: rendered once (PageCache)."""
     ctx = context()
     token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
-    uplink_up = ctx.kit.adapters.uplink.is_up()
-    key = ("portal/landing.html", g.lang, g.client.authorised, uplink_up)
+    state = {"uplink_up": ctx.kit.adapters.uplink.is_up(), "cap_reached": ctx.kit.uplink.cap_reached()}
+    key = ("portal/landing.html", g.lang, g.client.authorised, *state.values())
     body = ctx.pages.render(key, {"csrf_token": token},
-                            lambda placeholders: _render("portal/landing.html", uplink_up=uplink_up, **placeholders))
+                            lambda placeholders: _render("portal/landing.html", **state, **placeholders))
     return body, 200, NO_STORE
 
 
@@ -106,10 +108,16 @@ def accept():
     if request.form.get("accept") != "yes":
         raise BadRequest("charter not accepted")
     if not g.client.authorised:
-        if not ctx.kit.adapters.uplink.is_up():
+        # No internet, or this month's data is used up: no session opens, the offline services stay on.
+        if not ctx.kit.adapters.uplink.is_up() or ctx.kit.uplink.cap_reached():
             token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
             return _page("portal/landing.html", status=503, csrf_token=token)
-        ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+        try:
+            ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+        except GrantRefused as refused:
+            token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+            status = 503 if refused.reason == GrantRefused.WIFI_UNAVAILABLE else 403
+            return _page("portal/landing.html", status=status, csrf_token=token, refused=refused.reason)
     # A full navigation (303 to a GET) is what lets iOS turn the sheet's "Cancel" into "Done".
     return redirect(url_for("portal.welcome", lang=g.lang), code=303)
 

@@ -154,14 +154,21 @@ def test_a_mediator_runs_an_outing_from_the_phone(mediator_phone, tmp_path: Path
     expect(page.locator(".note.ok")).to_contain_text("Sortie commencée")
     _screenshot(page, "dashboard-status.png")
 
-    # Record an activity in three taps: the kind, a theme, save.
+    # Record an activity: the kind, a theme, save. A procedure alone is refused in plain words, as La Coop does.
     page.get_by_role("link", name="Noter une activité").click()
-    page.get_by_role("link", name=re.compile("Aide à une démarche")).click()  # tap 1
+    expect(page.locator("ul.kinds")).not_to_contain_text("Aide à une démarche")
+    page.get_by_role("link", name=re.compile("Accompagnement individuel")).click()  # tap 1
     page.locator("label.chip-choice", has_text="Logement").click()  # tap 2
+    page.locator("label.chip-choice", has_text="45 min").click()
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator(".note.error")).to_contain_text(
+        "Une démarche va avec le thème « Aide aux démarches administratives » : cochez-le aussi")
+    expect(page.locator("input[name=procedure_themes][value=logement]")).to_be_checked()  # nothing to re-tick
+    page.locator("label.chip-choice", has_text="Aide aux démarches administratives").click()
     screenshot(page, "dashboard-activity.png", full_page=False)  # as the phone shows it: Save at hand
-    page.get_by_role("button", name="Enregistrer").click()  # tap 3
+    page.get_by_role("button", name="Enregistrer").click()
     expect(page.locator(".note.ok")).to_have_text("Enregistré.")
-    expect(page.locator(".records li").first).to_contain_text("Aide à une démarche · 45 min")
+    expect(page.locator(".records li").first).to_contain_text("Accompagnement individuel · 45 min")
 
     # See it in the outing's report, and download the activities.
     page.get_by_role("link", name="Bilans").click()
@@ -178,9 +185,10 @@ def test_a_mediator_runs_an_outing_from_the_phone(mediator_phone, tmp_path: Path
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert tuple(rows[0]) == EXPORT_COLUMNS and tuple(rows[0][:len(NATIONAL_COLUMNS)]) == NATIONAL_COLUMNS
     record = dict(zip(rows[0], rows[1], strict=True))
-    assert record["Type"] == "Aide aux démarches administratives"
-    assert record["Thématique(s) d’accompagnement"] == "Logement"
-    assert record["Lieu"] == "Place de l'église, Clamecy" and record["Code INSEE du lieu"] == "58079"
+    assert record["Type"] == "Accompagnement individuel"
+    assert record["Thématique(s) d’accompagnement"] == "Aide aux démarches administratives\nLogement"
+    assert record["Nom du lieu"] == "Place de l'église" and record["Commune"] == "Clamecy"
+    assert record["Code Insee"] == "58079"
     assert len(rows) == 2
 
     # Lend the tablet, get it back, and watch its wipe on the page, which refreshes itself.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.adapters.firewall import Client, FirewallError, Grant
+from kiosk.adapters.firewall import Client, FirewallError, Grant, QuotaReading
 from kiosk.adapters.privileged import PrivilegedFirewall
 from tests.support.system import REPO, kiosk_command, need_binary, stop, unavailable
 
@@ -138,12 +138,42 @@ def test_grant_revoke_and_counters_through_the_helper(helper):
     b'{"op": "grant", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff\\n", "expires_at": null}}\n',
     b"\xff\xfe garbage",
 ])
-def test_the_helper_refuses_anything_but_its_four_checked_operations(helper, payload):
+def test_the_helper_refuses_anything_but_its_checked_operations(helper, payload):
     namespace, sock = helper
     before = ruleset(namespace)
     reply = raw_request(sock, payload)
     assert reply["ok"] is False
     assert reply["error"]
+    assert ruleset(namespace) == before
+
+
+def quota_objects(namespace: str) -> dict[str, dict]:
+    return {item["quota"]["name"]: item["quota"] for item in ruleset(namespace)["nftables"] if "quota" in item}
+
+
+def test_a_grant_with_a_byte_budget_gets_its_kernel_quota_through_the_helper(helper):
+    namespace, sock = helper
+    firewall = PrivilegedFirewall(sock)
+    phone = Client("10.42.0.23", "5a:11:22:33:44:55")
+    firewall.grant(Grant(phone, int(time.time()) + 600, quota_bytes=2_000_000))
+    assert quota_objects(namespace)["q_10_42_0_23"]["bytes"] == 2_000_000
+    assert firewall.quotas() == {"10.42.0.23": QuotaReading(0, 2_000_000)}
+    # At a restart, the session's quota is made anew with what it has left.
+    firewall.reconcile([Grant(phone, int(time.time()) + 600, quota_bytes=700_000)])
+    assert firewall.quotas() == {"10.42.0.23": QuotaReading(0, 700_000)}
+    firewall.revoke(phone)
+    assert quota_objects(namespace) == {} and firewall.quotas() == {}
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "true", "2.5", '"2000000"', "1000000000000000000"])
+def test_a_malformed_byte_budget_is_refused_with_a_clear_error(helper, budget):
+    namespace, sock = helper
+    before = ruleset(namespace)
+    payload = ('{"op": "grant", "args": {"ip": "10.42.0.5", "mac": "aa:bb:cc:dd:ee:ff", "expires_at": null, '
+               f'"quota_bytes": {budget}}}}}\n').encode()
+    reply = raw_request(sock, payload)
+    assert reply == {"ok": False, "error": "quota_bytes must be a whole number of bytes from 1 to "
+                                           "1000000000000000, or null"}
     assert ruleset(namespace) == before
 
 

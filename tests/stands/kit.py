@@ -12,12 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.adapters.nftables import parse_counters
 from kiosk.settings import defaults
 from tests.stands.netns import (
     KIT_LAN_IP,
     KIT_STAFF_IP,
     LAN_IF,
     PUBLIC_RESOLVER,
+    PUBLIC_SERVER,
     STAFF_IF,
     WAN_IF,
     Host,
@@ -169,6 +171,19 @@ print(json.dumps({{"status": r.status, "location": r.getheader("Location") or ""
         return next(item["set"].get("elem", []) for item in listing["nftables"] if "set" in item)
 
 
+    def forwarded_bytes(self, phone_ip: str) -> int:
+        """IP bytes the kit forwarded for a phone, both directions, from its set elements' counters."""
+        listing = json.loads(self.host.run(["nft", "-j", "list", "table", "inet", "kiosk"], check=True).stdout)
+        return sum(count for client, count in parse_counters(listing).items() if client.ip == phone_ip)
+
+    def remove_quota_rules(self) -> int:
+        """Delete the forward rules that enforce the sessions' kernel quotas (a control); returns how many."""
+        listing = self.host.run(["nft", "-a", "list", "chain", "inet", "kiosk", "forward"], check=True).stdout
+        handles = [line.rsplit("# handle ", 1)[1] for line in listing.splitlines() if "@session_quotas" in line]
+        for handle in handles:
+            self.host.run(["nft", "delete", "rule", "inet", "kiosk", "forward", "handle", handle], check=True)
+        return len(handles)
+
     def dropped_as_spoofed(self, interface: str) -> int:
         """Packets the kit's anti-spoofing rule dropped so far on ``interface`` (its counter)."""
         listing = json.loads(self.host.run(["nft", "-j", "list", "chain", "inet", "kiosk", "antispoof"]).stdout)
@@ -177,6 +192,28 @@ print(json.dumps({{"status": r.status, "location": r.getheader("Location") or ""
             if {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": interface}} in expressions:
                 return next(e["counter"]["packets"] for e in expressions if "counter" in e)
         raise AssertionError(f"no anti-spoofing rule for {interface}")
+
+
+def download(phone: Host, size: int) -> int:
+    """Body bytes a phone receives of one plain HTTP download from the simulated internet, reading until
+    the server is done or the transfer stalls for 3 s (the kernel dropping its packets)."""
+    code = f"""
+import json, socket
+s = socket.create_connection(("{PUBLIC_SERVER}", 80), timeout=5)
+s.sendall(b"GET /bytes/{size} HTTP/1.0\\r\\nHost: www.internet.test\\r\\n\\r\\n")
+s.settimeout(3)
+data = b""
+try:
+    while chunk := s.recv(65536):
+        data += chunk
+except OSError:
+    pass
+print(json.dumps({{"body": len(data.partition(b"\\r\\n\\r\\n")[2])}}))
+"""
+    done = phone.python(code, timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"download failed: {done.stderr}")
+    return json.loads(done.stdout)["body"]
 
 
 def wait_until(predicate, timeout: float, what: str):

@@ -229,7 +229,7 @@ def test_pages_carry_a_strict_content_security_policy(mediator):
     nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
     assert f'<script nonce="{nonce}">' in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
-    for path in ("/", "/outing", "/activity?kind=demarche", "/reports/month/2026-09"):
+    for path in ("/", "/outing", "/activity?kind=individuel", "/reports/month/2026-09"):
         assert "<script" not in mediator.text(path), "only the clock page has a script"
 
 
@@ -301,14 +301,27 @@ def record(dash: Dashboard, **values) -> TestResponse:
 def test_an_activity_is_recorded_in_three_posts_worth_of_taps(mediator):
     mediator.start_outing()
     kinds = mediator.text("/activity")
-    assert 'href="/activity?kind=demarche"' in kinds
-    form = mediator.text("/activity?kind=demarche")
-    assert 'value="45" checked' in form  # the kind's usual duration is already chosen
-    saved = mediator.post("/activity", {"kind": "demarche", "duration": "45", "procedure_themes": ["logement"]})
+    assert 'href="/activity?kind=individuel"' in kinds and "kind=demarche" not in kinds
+    form = mediator.text("/activity?kind=individuel")
+    assert 'value="30" checked' in form  # the kind's usual duration is already chosen
+    saved = mediator.post("/activity", {"kind": "individuel", "duration": "45", "procedure_themes": ["logement"],
+                                        "themes": ["aide_aux_demarches_administratives"]})
     assert saved.status_code == 303
     [made] = mediator.context.activity.recent(mediator.context.outings.current().id)
     assert made.entry.procedure_themes == ("logement",) and made.entry.duration_min == 45
     assert made.outing_id == mediator.context.outings.current().id
+
+
+def test_a_procedure_alone_is_refused_in_plain_words(mediator):
+    response = mediator.post("/activity", {"kind": "individuel", "duration": "30", "procedure_themes": ["logement"]})
+    assert response.status_code == 422
+    assert "Une démarche va avec le thème « Aide aux démarches administratives »" in html.unescape(
+        response.get_data(as_text=True))
+    assert mediator.context.activity.recent(None) == []
+
+
+def test_the_former_procedure_kind_is_gone(mediator):
+    assert mediator.get("/activity?kind=demarche").status_code == 404
 
 
 def test_a_record_needs_a_theme(mediator):
@@ -346,7 +359,7 @@ def test_a_mistaken_record_can_be_undone_the_same_day(mediator):
 
 
 def test_an_origin_revealing_theme_is_never_listed_per_record(mediator):
-    record(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe", "logement"])
+    record(mediator, themes=["aide_aux_demarches_administratives"], procedure_themes=["etrangers_europe", "logement"])
     page = mediator.text("/activity")
     assert "Logement" in page and "étrangers" not in page.lower()
 

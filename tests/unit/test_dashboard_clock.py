@@ -104,7 +104,7 @@ def test_setting_the_clock_from_a_phone_moves_this_boots_records(store, pi):
 
 def test_a_clock_set_by_someone_else_is_noticed_and_corrected(store, pi):
     clock, _access, _outings, activity = services(store, pi)
-    activity.record(check_entry("information", "15", [], ["logement"]))
+    activity.record(check_entry("information", "15", ["aide_aux_demarches_administratives"], ["logement"]))
     pi.set(TRUE)  # NTP, once the 4G came up: the kiosk was not asked
     assert clock.reconcile() == pytest.approx(TRUE - WRONG)
     [moved] = activity.recent(None)

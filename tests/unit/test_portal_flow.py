@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from kiosk.adapters.firewall import QuotaReading
 from tests.conftest import PHONE_IP, PHONE_MAC
 from tests.unit.test_portal_probes import PORTAL, accept
 
@@ -222,6 +223,20 @@ def test_simultaneous_accepts_of_one_phone_open_one_session(portal_kit):
     for thread in threads:
         thread.join(timeout=30)
     assert len(access.open_sessions()) == 1
+
+
+def test_the_recording_backend_holds_each_grants_kernel_budget_and_a_restart_gives_what_is_left(portal_kit):
+    kit = portal_kit(access__quota_mb=2)
+    accept(kit.phone())
+    firewall = kit.apps.kit.adapters.firewall
+    assert [g.quota_bytes for g in firewall.ledger()] == [2_000_000]
+    assert firewall.quotas() == {PHONE_IP: QuotaReading(0, 2_000_000)}
+    with kit.apps.kit.store.write() as db:  # what the kernel's counters had recorded before the restart
+        db.execute("UPDATE access_sessions SET bytes_used = 1500000")
+    restarted = portal_kit(access__quota_mb=2)
+    restarted.apps.kit.access.reconcile()
+    assert [(g.client.ip, g.quota_bytes) for g in restarted.apps.kit.adapters.firewall.ledger()] == [
+        (PHONE_IP, 500_000)]
 
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
