@@ -14,6 +14,7 @@ from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
 from kiosk.web.i18n import LANGUAGES, Catalogues
+from kiosk.web.page_cache import PageCache
 
 blueprint = Blueprint("portal", __name__)
 
@@ -36,6 +37,7 @@ class PortalContext:
     landing_url: str
     kit_hosts: frozenset[str]
     offline_services: list[OfflineService] = field(default_factory=list)
+    pages: PageCache = field(default_factory=PageCache)
 
 
 def context() -> PortalContext:
@@ -65,27 +67,42 @@ def _asked_language() -> str | None:
     return asked if asked in LANGUAGES else None
 
 
-def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+def _cap_reached(ctx: PortalContext) -> bool:
+    """The month's data is used up, by the firewall's own quota or by the store's count."""
+    return ctx.kit.access.month_cap_spent or ctx.kit.uplink.cap_reached()
+
+
+def _render(template: str, **values) -> str:
     ctx = context()
     limits = ctx.kit.access.limits
+    values.setdefault("uplink_up", ctx.kit.adapters.uplink.is_up())
+    values.setdefault("cap_reached", _cap_reached(ctx))
     return render_template(
         template,
         client=g.client,
-        uplink_up=ctx.kit.adapters.uplink.is_up(),
-        cap_reached=ctx.kit.access.month_cap_spent or ctx.kit.uplink.cap_reached(),
+        authorised=g.client.authorised,
         session_minutes=limits.session_seconds // 60,
         quota_mb=limits.quota_bytes // 1_000_000,
         offline_services=ctx.offline_services,
         now=ctx.kit.adapters.clock,
         **values,
-    ), status, NO_STORE
+    )
+
+
+def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+    return _render(template, **values), status, NO_STORE
 
 
 @blueprint.get("/")
 def landing():
+    """The same for every phone of a language and state but for its CSRF token: rendered once (PageCache)."""
     ctx = context()
     token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
-    return _page("portal/landing.html", csrf_token=token)
+    state = {"uplink_up": ctx.kit.adapters.uplink.is_up(), "cap_reached": _cap_reached(ctx)}
+    key = ("portal/landing.html", g.lang, g.client.authorised, *state.values())
+    body = ctx.pages.render(key, {"csrf_token": token},
+                            lambda placeholders: _render("portal/landing.html", **state, **placeholders))
+    return body, 200, NO_STORE
 
 
 @blueprint.post("/accept")
