@@ -32,6 +32,7 @@ class Kept:
     profiles: int  # activity records that still carry an anonymous profile
     outings: int
     wipe_jobs: int
+    bookings: int = 0  # booked appointment slots (first name, optional contact)
 
 
 class PrivacyService:
@@ -68,6 +69,7 @@ class PrivacyService:
                                "OR age_band IS NOT NULL OR social_status IS NOT NULL"),
                 outings=count("SELECT count(*) FROM outings"),
                 wipe_jobs=count("SELECT count(*) FROM wipe_jobs"),
+                bookings=count("SELECT count(*) FROM appointment_slots WHERE booked IS NOT NULL"),
             )
 
     def purge_now(self) -> dict[str, int]:

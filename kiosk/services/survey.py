@@ -291,6 +291,7 @@ def purge(store: Store, now: float, settings) -> dict[str, int]:
     - visits without a booklet, ``survey.answers_retention_days`` after their last update (answers go with them);
     - booklets (with their visits), the same period after their last update;
     - appointment requests, ``survey.appointment_retention_days`` after they were made;
+    - appointment slots and their bookings, the same period after the slot's day;
     - resume codes ``RESUME_DAYS`` after the visit's last update (the visit itself stays, anonymous);
     - the tokens that make double posts count once, after ``NONCE_DAYS``.
     """
@@ -303,6 +304,8 @@ def purge(store: Store, now: float, settings) -> dict[str, int]:
             "booklets": db.execute("DELETE FROM survey_booklets WHERE updated_day < ?", (answers_cutoff,)).rowcount,
             "appointments": db.execute("DELETE FROM survey_appointments WHERE created_day < ?",
                                        (days_before(now, survey.appointment_retention_days),)).rowcount,
+            "slots": db.execute("DELETE FROM appointment_slots WHERE substr(starts, 1, 10) < ?",
+                                (days_before(now, survey.appointment_retention_days),)).rowcount,
             "resume_codes": db.execute("UPDATE survey_visits SET resume_code = NULL WHERE resume_code IS NOT NULL "
                                        "AND updated_day < ?", (days_before(now, RESUME_DAYS),)).rowcount,
         }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kiosk.services.appointments import AppointmentService
 from kiosk.services.booklet import BookletService
+from kiosk.services.slots import SlotService
 from kiosk.services.survey import GuessLimiter, SurveyService
 from kiosk.services.survey_audio import AudioCatalogue
 from kiosk.services.survey_content import Library, load_library
@@ -21,6 +22,7 @@ class SurveyServices:
     booklets: BookletService
     appointments: AppointmentService
     audio: AudioCatalogue
+    slots: SlotService
 
 
 def build_survey(settings: Settings, store: Store, clock: Callable[[], float]) -> SurveyServices:
@@ -29,4 +31,4 @@ def build_survey(settings: Settings, store: Store, clock: Callable[[], float]) -
     limiter = GuessLimiter(clock, store=store)  # one budget of wrong guesses for resume and booklet codes
     return SurveyServices(library, SurveyService(store, library, clock, limiter),
                           BookletService(store, clock, limiter), AppointmentService(store, clock),
-                          AudioCatalogue(settings.survey.audio_dir))
+                          AudioCatalogue(settings.survey.audio_dir), SlotService(store, clock, limiter))

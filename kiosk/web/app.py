@@ -10,7 +10,7 @@ from flask import Flask, g
 from kiosk import probes
 from kiosk.runtime import Kit
 from kiosk.services.secrets import get_or_create
-from kiosk.web import appointment, bidi, booklet, dashboard, errors, portal, survey, survey_common
+from kiosk.web import appointment, bidi, booklet, dashboard, errors, portal, slots, survey, survey_common
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.i18n import LANGUAGES, N_, Catalogues
 
@@ -80,7 +80,7 @@ def build_apps(kit: Kit) -> Apps:
                                                     services))
     # Loads and checks the questionnaire files now: a bad file stops the start with file: path: reason.
     survey_common.install(portal_app, survey_common.SurveyContext(kit, kit.survey, catalogues, csrf, url))
-    for blueprint in (survey.blueprint, booklet.blueprint, appointment.blueprint):
+    for blueprint in (survey.blueprint, booklet.blueprint, appointment.blueprint, slots.blueprint):
         portal_app.register_blueprint(blueprint)
     errors.install(portal_app)
 

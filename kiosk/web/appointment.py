@@ -25,6 +25,8 @@ def _form(status: int = 200, problems: tuple[str, ...] = (), values: dict | None
 
 @blueprint.get("")
 def form():
+    if request.args.get("request") != "1" and context().services.slots.free():
+        return redirect(url_for("slots.choose", lang=g.lang), code=303)  # slots published: book one directly
     return _form()
 
 

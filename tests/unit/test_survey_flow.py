@@ -434,7 +434,7 @@ def test_purge_follows_each_retention_period(kit):
     counts = survey_service.purge(store, kit.clock() + 91 * 86_400, settings)
     assert counts["appointments"] == 1 and counts["visits"] == 0
     counts = survey_service.purge(store, kit.clock() + 366 * 86_400, settings)
-    assert counts == {"visits": 1, "booklets": 1, "appointments": 0, "resume_codes": 0}
+    assert counts == {"visits": 1, "booklets": 1, "appointments": 0, "resume_codes": 0, "slots": 0}
     assert rows(kit, "SELECT * FROM survey_answers") == [] and booklet.id
 
 
