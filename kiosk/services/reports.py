@@ -90,6 +90,7 @@ class Report:
     statuses: dict[str, int] = field(default_factory=dict)
     survey: Any = None  # kiosk.services.survey_stats.Summary, when the questionnaire is available
     appointments: dict[str, int] = field(default_factory=dict)  # requested, pending, done, cancelled
+    slots: dict[str, int] = field(default_factory=dict)  # booked, done, missed (kiosk/services/slots.py)
     tablets_lent: int = 0
     sessions: int = 0
     session_bytes: int = 0
@@ -156,6 +157,12 @@ class ReportService:
                     (period.since, period.until)).fetchone()[0]
             statuses = dict(db.execute(f"SELECT status, count(*) FROM appointment_follow_up WHERE {where} "  # noqa: S608
                                        "GROUP BY status", args).fetchall())
+            # An outing counts the slots booked during it; a week or a month, the appointments it holds.
+            slot_day = "booked" if outing_id is not None else "substr(starts, 1, 10)"
+            booked = db.execute(f"SELECT count(*), coalesce(sum(outcome = 'done'), 0), "  # noqa: S608
+                                f"coalesce(sum(outcome = 'missed'), 0) FROM appointment_slots "
+                                f"WHERE booked IS NOT NULL AND {slot_day} >= ? AND {slot_day} <= ?",
+                                (period.since, period.until)).fetchone()
             if outing_id is not None:
                 lent = db.execute("SELECT count(*) FROM tablet_loans WHERE outing_id = ?", args).fetchone()[0]
             else:
@@ -164,6 +171,7 @@ class ReportService:
         report.sessions, report.session_bytes = sessions[0], sessions[1]
         report.appointments = {"requested": sum(statuses.values()), **{key: statuses.get(key, 0)
                                                                        for key in ("pending", "done", "cancelled")}}
+        report.slots = {"booked": booked[0], "done": booked[1], "missed": booked[2]}
         report.tablets_lent = lent
         if period.outing is None:
             report.outings = self._outings.between(period.since, period.until)

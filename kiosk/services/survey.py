@@ -291,12 +291,13 @@ def purge(store: Store, now: float, settings) -> dict[str, int]:
     - visits without a booklet, ``survey.answers_retention_days`` after their last update (answers go with them);
     - booklets (with their visits), the same period after their last update;
     - appointment requests, ``survey.appointment_retention_days`` after they were made;
-    - appointment slots and their bookings, the same period after the slot's day;
+    - appointment slots, the same period after the slot's day (a booked one keeps only its counts);
     - resume codes ``RESUME_DAYS`` after the visit's last update (the visit itself stays, anonymous);
     - the tokens that make double posts count once, after ``NONCE_DAYS``.
     """
     survey = settings.survey
     answers_cutoff = days_before(now, survey.answers_retention_days)
+    appointments_cutoff = days_before(now, survey.appointment_retention_days)
     with store.write() as db:
         counts = {
             "visits": db.execute("DELETE FROM survey_visits WHERE booklet_id IS NULL AND updated_day < ?",
@@ -304,8 +305,12 @@ def purge(store: Store, now: float, settings) -> dict[str, int]:
             "booklets": db.execute("DELETE FROM survey_booklets WHERE updated_day < ?", (answers_cutoff,)).rowcount,
             "appointments": db.execute("DELETE FROM survey_appointments WHERE created_day < ?",
                                        (days_before(now, survey.appointment_retention_days),)).rowcount,
-            "slots": db.execute("DELETE FROM appointment_slots WHERE substr(starts, 1, 10) < ?",
-                                (days_before(now, survey.appointment_retention_days),)).rowcount,
+            # A booked slot past its time loses the person (name, contact, theme, code) but stays counted.
+            "slots": db.execute("DELETE FROM appointment_slots WHERE booked IS NULL AND substr(starts, 1, 10) < ?",
+                                (appointments_cutoff,)).rowcount
+            + db.execute("UPDATE appointment_slots SET first_name = NULL, contact = NULL, theme = NULL, code = NULL, "
+                         "language = NULL WHERE booked IS NOT NULL AND first_name IS NOT NULL "
+                         "AND substr(starts, 1, 10) < ?", (appointments_cutoff,)).rowcount,
             "resume_codes": db.execute("UPDATE survey_visits SET resume_code = NULL WHERE resume_code IS NOT NULL "
                                        "AND updated_day < ?", (days_before(now, RESUME_DAYS),)).rowcount,
         }

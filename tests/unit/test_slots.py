@@ -270,18 +270,53 @@ def test_an_import_with_broken_rows_lists_each_problem_and_imports_nothing(media
 
 # --- privacy ---------------------------------------------------------------------------------------------
 
-def test_slots_are_purged_with_appointment_requests(mediator):
+def test_slots_are_purged_with_appointment_requests_and_a_booked_one_stays_only_counted(mediator):
     _booked(mediator)
+    publish(mediator, time="15:00")  # never booked
+    mediator.post(f"/slots/{slot_rows(mediator)[0]['id']}/done")
     settings = mediator.apps.kit.settings
     days = settings.survey.appointment_retention_days
     survey_service.purge(mediator.apps.kit.store, mediator.clock() + (days + 1) * 86400, settings)
-    assert len(slot_rows(mediator)) == 1
+    assert len(slot_rows(mediator)) == 2
     counts = survey_service.purge(mediator.apps.kit.store, mediator.clock() + (days + 2) * 86400, settings)
-    assert counts["slots"] == 1 and slot_rows(mediator) == []
+    assert counts["slots"] == 2
+    [kept] = slot_rows(mediator)
+    assert (kept["first_name"], kept["contact"], kept["theme"], kept["code"]) == (None, None, None, None)
+    report = html.unescape(mediator.text("/reports/month/2026-09"))
+    assert "Créneaux réservés : 1, dont honorés : 1, absents : 0." in report
 
 
 def test_the_data_protection_page_says_bookings_are_kept_and_for_how_long(mediator):
     _booked(mediator)
     page = html.unescape(mediator.text("/privacy"))
     row = re.search(r"<tr><td>Créneaux de rendez-vous réservés.*?</tr>", page).group(0)
-    assert "90 jours après le jour du rendez-vous" in row and "<td>1</td>" in row
+    assert "90 jours après le jour du rendez-vous (ensuite seulement compté)" in row and "<td>1</td>" in row
+
+
+# --- weight ------------------------------------------------------------------------------------------------
+
+def test_every_booking_page_weighs_at_most_30_kb_in_every_language(mediator):
+    from kiosk.settings import KNOWN_LANGUAGES
+    from tests.unit.test_page_weight import _ASSET, LIMIT, _size
+
+    for hour in range(8, 23):  # more slots than one page shows, with long names
+        publish(mediator, time=f"{hour:02d}:30", structure="Maison France Services de Clamecy-sur-Yonne",
+                directions="Entrée par la cour, à gauche après la pharmacie, deuxième étage, porte bleue")
+    weights = []
+    for n, lang in enumerate(KNOWN_LANGUAGES):
+        client = phone(mediator, f"10.42.0.{120 + n}")
+        _, token, chosen = booking_form(client, lang)
+        responses = {"choose": client.get(f"{BASE}/slots?lang={lang}"),
+                     "errors": book(client, chosen, token, lang=lang, first_name="", consent="")}
+        done = book(client, chosen, token, lang=lang)
+        responses["confirmation"] = client.get(BASE + done.headers["Location"])
+        responses["taken"] = book(phone(mediator, f"10.42.0.{140 + n}"), chosen,
+                                  booking_form(phone(mediator, f"10.42.0.{140 + n}"), lang)[1], lang=lang)
+        responses["find"] = client.get(f"{BASE}/slots/find?lang={lang}")
+        for name, response in responses.items():
+            assets = _ASSET.findall(text(response))
+            total = _size(response) + sum(_size(client.get(asset)) for asset in assets)
+            weights.append((f"{lang} {name}", response.status_code, total))
+    assert {status for _, status, _ in weights} == {200, 409, 422}
+    heavy = [row for row in weights if row[2] > LIMIT]
+    assert heavy == [], heavy
