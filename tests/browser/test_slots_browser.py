@@ -103,3 +103,25 @@ def test_a_participant_books_a_slot_and_keeps_the_confirmation(slots_portal: Por
     _screenshot(page, f"slots-confirmation-{lang}.png")
     outside = [url for url in phone.requests if not slots_portal.owns(url)]
     assert outside == []
+
+
+def test_the_booking_pages_pass_axe_in_french_and_arabic(slots_portal: Portal, browser: Browser) -> None:  # noqa: F811
+    from tests.browser.test_accessibility import _violations
+
+    phone = _phone(browser, "fr-FR")
+    page = phone.page
+    page.goto(slots_portal.url + "slots?lang=fr", wait_until="load")
+    page.locator("#first_name").fill("Mina")
+    page.locator("#consent").check()
+    page.get_by_role("button", name=WORDS["fr"]["book"]).click()
+    page.wait_for_load_state("load")
+    confirmation = page.url.split("?")[0]
+    checker = browser.new_context(java_script_enabled=True, viewport={"width": 360, "height": 640}).new_page()
+    found = {}
+    for lang in ("fr", "ar"):
+        for path in ("slots", "slots/find", confirmation.removeprefix(slots_portal.url)):
+            checker.goto(f"{slots_portal.url}{path}?lang={lang}", wait_until="load")
+            violations = _violations(checker)
+            if violations:
+                found[f"{lang} {path}"] = violations
+    assert found == {}

@@ -28,10 +28,12 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 GET_ROUTES = ["/", "/outing", "/activity", "/activity?kind=individuel", "/appointments", "/tablets", "/questionnaire",
               "/sessions", "/reports", "/reports/week/2026-W38", "/reports/month/2026-09",
               "/reports/month/2026-09/activities.csv",
-              "/reports/month/2026-09/activities.xlsx", "/reports/month/2026-09?print=1", "/clock", "/privacy"]
+              "/reports/month/2026-09/activities.xlsx", "/reports/month/2026-09?print=1", "/clock", "/privacy",
+              "/slots", "/slots/day"]
 POST_ROUTES = ["/logout", "/outing/start", "/outing/end", "/activity", "/activity/1/delete", "/appointments/1/done",
                "/tablets/tab-1/lend", "/tablets/tab-1/return", "/tablets/tab-1/wipe", "/sessions/1/revoke",
-               "/clock/phone", "/clock/network", "/privacy/purge"]
+               "/clock/phone", "/clock/network", "/privacy/purge", "/slots", "/slots/1/delete", "/slots/1/done",
+               "/slots/import"]
 
 
 @dataclass

@@ -150,6 +150,17 @@ def test_many_phones_tapping_the_same_slot_one_gets_it_the_others_are_offered_th
     assert sum(row["booked"] is not None for row in slot_rows(mediator)) == 1
 
 
+def test_values_the_form_cannot_produce_are_refused_and_nothing_is_booked(mediator):
+    publish(mediator)
+    client = phone(mediator)
+    _, token, chosen = booking_form(client)
+    assert book(client, chosen, token, theme="<script>").status_code == 400
+    assert book(client, "1; DROP TABLE appointment_slots", token).status_code == 400
+    assert book(client, chosen, token, first_name="M\u0000ina").status_code == 422
+    assert book(client, chosen, "forged").status_code == 400
+    assert slot_rows(mediator)[0]["booked"] is None
+
+
 def test_a_slot_deleted_or_passed_while_the_person_fills_the_form_is_said_plainly(mediator):
     publish(mediator)
     publish(mediator, time="16:00", day="2026-09-21")
