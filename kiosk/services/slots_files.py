@@ -1,5 +1,8 @@
 """Slots as files: iCalendar (RFC 5545) for a phone or a structure's calendar, CSV for a structure's planning.
 
+An iCalendar file (one VEVENT per slot: DTSTART, DTEND or DURATION, LOCATION as the address, DESCRIPTION as
+the directions) is imported for one structure and mediator named in the form.
+
 The CSV a structure or tech lead provides has one slot per row and a header line with these columns (``;`` or
 ``,`` separated, UTF-8): ``structure``, ``address``, ``commune``, ``directions``, ``day`` (YYYY-MM-DD),
 ``time`` (HH:MM), ``minutes``, ``mediator``. An import is all or nothing: every broken row is listed with its
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -106,6 +110,77 @@ def read_csv(data: bytes, now: float) -> list[Draft]:
             drafts.append(check_slot(*(row.get(name) or "" for name in COLUMNS), now=now))
         except SlotError as problem:
             problems.append((line, problem.fields))
+    if problems:
+        raise ImportProblems(problems)
+    if not drafts:
+        raise ImportProblems([(1, ["empty"])])
+    return drafts
+
+
+def _unfold(text: str) -> list[tuple[int, str]]:
+    """The content lines of an iCalendar file with their first line number, continuation lines joined."""
+    lines: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        if raw[:1] in (" ", "\t") and lines:
+            lines[-1] = (lines[-1][0], lines[-1][1] + raw[1:])
+        elif raw.strip():
+            lines.append((number, raw))
+    return lines
+
+
+def _unescape(value: str) -> str:
+    return re.sub(r"\\([\\;,nN])", lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
+def _when(value: str) -> datetime | None:
+    """DTSTART/DTEND as the kit's local time: UTC (…Z) converted, TZID or floating taken as local."""
+    try:
+        if value.endswith("Z"):
+            return datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).astimezone().replace(tzinfo=None)
+        return datetime.strptime(value, "%Y%m%dT%H%M%S")
+    except ValueError:
+        return None
+
+
+_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:0S)?$")
+
+
+def read_ics(data: bytes, structure: str, commune: str, mediator: str, now: float) -> list[Draft]:
+    """Every event of a structure's iCalendar file as a slot at ``structure`` with ``mediator`` (the event's
+    LOCATION is the address, its DESCRIPTION the directions); raises ImportProblems listing each broken event
+    by the line where it begins."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportProblems([(0, ["encoding"])]) from None
+    drafts: list[Draft] = []
+    problems: list[tuple[int, list[str]]] = []
+    event: dict[str, str] | None = None
+    start_line = 0
+    for number, line in _unfold(text):
+        name, _, value = line.partition(":")
+        key = name.split(";", 1)[0].upper()
+        if key == "BEGIN" and value.strip().upper() == "VEVENT":
+            event, start_line = {}, number
+        elif key == "END" and value.strip().upper() == "VEVENT" and event is not None:
+            if len(drafts) + len(problems) >= MAX_ROWS:
+                problems.append((start_line, ["too_many"]))
+                break
+            start = _when(event.get("DTSTART", ""))
+            end = _when(event["DTEND"]) if "DTEND" in event else None
+            length = _DURATION.match(event.get("DURATION", ""))
+            minutes = (int((end - start).total_seconds() // 60) if start and end else
+                       int(length.group(1) or 0) * 60 + int(length.group(2) or 0) if length else 0)
+            try:
+                drafts.append(check_slot(structure, _unescape(event.get("LOCATION", "")), commune,
+                                         _unescape(event.get("DESCRIPTION", "")),
+                                         start.date().isoformat() if start else "",
+                                         start.strftime("%H:%M") if start else "", str(minutes), mediator, now))
+            except SlotError as problem:
+                problems.append((start_line, problem.fields))
+            event = None
+        elif event is not None:
+            event[key] = value.strip()
     if problems:
         raise ImportProblems(problems)
     if not drafts:

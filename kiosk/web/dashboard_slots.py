@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, redirect, request, url_for
 
 from kiosk.services.clock import local_day
 from kiosk.services.slots import MINUTES, OUTCOMES, SlotError, SlotService, check_slot
-from kiosk.services.slots_files import ImportProblems, export_csv, ics, read_csv
+from kiosk.services.slots_files import ImportProblems, export_csv, ics, read_csv, read_ics
 from kiosk.web.dashboard import ctx, flash_message, page, tr
 from kiosk.web.i18n import N_
 
@@ -84,12 +84,17 @@ def import_planning():
     upload = request.files.get("planning")
     data = upload.read(MAX_IMPORT_BYTES + 1) if upload else b""
     if not data:
-        flash_message("error", tr("Choose a planning file (CSV) first."))
+        flash_message("error", tr("Choose a planning file (CSV or iCalendar) first."))
         return redirect(url_for("slots_admin.index"), code=303)
     try:
         if len(data) > MAX_IMPORT_BYTES:
             raise ImportProblems([(0, ["too_many"])])
-        drafts = read_csv(data, ctx().clock.now())
+        if data.lstrip().upper().startswith(b"BEGIN:VCALENDAR"):
+            form = request.form
+            drafts = read_ics(data, form.get("structure", ""), form.get("commune", ""), form.get("mediator", ""),
+                              ctx().clock.now())
+        else:
+            drafts = read_csv(data, ctx().clock.now())
     except ImportProblems as problems:
         return _index(422, import_problems=problems)
     count = _service().publish_all(drafts)

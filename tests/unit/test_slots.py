@@ -331,3 +331,48 @@ def test_every_booking_page_weighs_at_most_30_kb_in_every_language(mediator):
     assert {status for _, status, _ in weights} == {200, 409, 422}
     heavy = [row for row in weights if row[2] > LIMIT]
     assert heavy == [], heavy
+
+
+def _calendar(*events: tuple[str, str, str]) -> bytes:
+    """A structure's calendar as another program writes it (the icalendar library): (start, end, location)."""
+    from datetime import datetime
+
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//A structure//FR")
+    calendar.add("version", "2.0")
+    for start, end, location in events:
+        event = icalendar.Event()
+        event.add("uid", f"{start}@structure")
+        event.add("dtstart", datetime.fromisoformat(start))
+        event.add("dtend", datetime.fromisoformat(end))
+        event.add("location", location)
+        event.add("description", "Sonnez à l'interphone, 2e étage")
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _import_ics(dash, content: bytes, **fields):
+    from io import BytesIO
+
+    data = {"csrf_token": dash.token(), "structure": "Médiathèque de Corbigny", "commune": "Corbigny",
+            "mediator": "Jules", **fields, "planning": (BytesIO(content), "planning.ics")}
+    return dash.client.post("http://127.0.0.1:8081/slots/import", content_type="multipart/form-data", data=data)
+
+
+def test_an_icalendar_planning_is_imported_for_the_structure_named_or_each_broken_event_listed(mediator):
+    broken = _calendar(("2026-09-23T10:00", "2026-09-23T10:30", "1 place de l'Église, Corbigny"),
+                       ("2026-09-20T10:00", "2026-09-20T10:30", "Passé"),
+                       ("2026-09-24T10:00", "2026-09-24T10:25", "25 minutes"))
+    refused = _import_ics(mediator, broken)
+    page = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 422 and "cet horaire est déjà passé" in page and "la durée doit être" in page
+    assert slot_rows(mediator) == []
+    good = _calendar(("2026-09-23T10:00", "2026-09-23T10:30", "1 place de l'Église, Corbigny"),
+                     ("2026-09-23T14:00", "2026-09-23T15:00", "1 place de l'Église, Corbigny"))
+    assert _import_ics(mediator, good, mediator="").status_code == 422  # who receives must be named
+    assert _import_ics(mediator, good).status_code == 303
+    rows = slot_rows(mediator)
+    assert [(row["starts"], row["minutes"], row["mediator"]) for row in rows] == [
+        ("2026-09-23T10:00", 30, "Jules"), ("2026-09-23T14:00", 60, "Jules")]
+    assert rows[0]["address"] == "1 place de l'Église, Corbigny" and rows[0]["structure"] == "Médiathèque de Corbigny"
+    assert rows[0]["directions"] == "Sonnez à l'interphone, 2e étage"
