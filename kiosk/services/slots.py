@@ -177,8 +177,10 @@ class SlotService:
         return len(drafts)
 
     def delete(self, slot_id: int) -> bool:
+        """Withdraw a free slot; a booked one stays (someone counts on it: cancel the booking first)."""
         with self.store.write() as db:
-            return db.execute("DELETE FROM appointment_slots WHERE id = ?", (slot_id,)).rowcount > 0
+            return db.execute("DELETE FROM appointment_slots WHERE id = ? AND booked IS NULL",
+                              (slot_id,)).rowcount > 0
 
     def get(self, slot_id: int) -> Slot | None:
         with self.store.read() as db:

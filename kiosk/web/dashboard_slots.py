@@ -72,7 +72,10 @@ def publish():
 
 @blueprint.post("/<int:slot_id>/delete")
 def delete(slot_id: int):
-    if not _service().delete(slot_id):
+    slot = _service().get(slot_id)
+    if slot is not None and slot.booked:
+        flash_message("error", tr("This slot is booked: cancel the booking first (today's bookings)."))
+    elif not _service().delete(slot_id):
         flash_message("error", tr("This slot no longer exists."))
     else:
         flash_message("ok", tr("Slot deleted."))

@@ -231,6 +231,8 @@ def test_a_cancelled_booking_frees_the_slot_and_done_is_kept(mediator):
     slot_id = slot_rows(mediator)[0]["id"]
     day = html.unescape(mediator.text(f"/slots/day?day={TOMORROW}"))
     assert "Maison France Services de Clamecy" in day and "Mina" in day
+    mediator.post(f"/slots/{slot_id}/delete")
+    assert slot_rows(mediator)[0]["first_name"] == "Mina", "a booked slot is not deleted under the person"
     mediator.post(f"/slots/{slot_id}/cancelled")
     row = slot_rows(mediator)[0]
     assert row["booked"] is None and row["first_name"] is None
