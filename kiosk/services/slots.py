@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kiosk.services.guesses import GuessLimiter
-from kiosk.services.survey import claim_nonce, day_of, new_code, normalise_code
+from kiosk.services.survey import claim_nonce, code_digest, day_of, new_code, normalise_code, was_deleted
 from kiosk.store import Store
 
 CODE_LENGTH = 8  # 31**8 ≈ 8.5e11, behind the guess limiter; kept for weeks, not a year
@@ -227,7 +227,16 @@ class SlotService:
 
     def find(self, text: str | None, client: str) -> Slot | None:
         """The booking a code opens, or None (counted as a wrong guess). Raises TooManyTries."""
-        return self.limiter.lookup(client, normalise_code(text, CODE_LENGTH), self._by_code)
+        return self.limiter.lookup(client, normalise_code(text, CODE_LENGTH), self._by_code, self._cancelled)
+
+    def was_cancelled(self, text: str | None) -> bool:
+        """This code was a booking that a mediator cancelled (its digest only is kept, in ``deleted_codes``)."""
+        code = normalise_code(text, CODE_LENGTH)
+        return code is not None and self._cancelled(code)
+
+    def _cancelled(self, code: str) -> bool:
+        with self.store.read() as db:
+            return was_deleted(db, code)
 
     def remember(self, client: str, code: str) -> None:
         self.limiter.remember(client, code)
@@ -263,11 +272,19 @@ class SlotService:
             raise ValueError(outcome)
         with self.store.write() as db:
             if outcome == "cancelled":
+                # The person's code then reads "cancelled", not "unknown", and is not counted as a guess.
+                db.execute("INSERT OR IGNORE INTO deleted_codes (digest) SELECT ? FROM appointment_slots "
+                           "WHERE id = ? AND code IS NOT NULL", (code_digest(self._code_of(db, slot_id)), slot_id))
                 sql = ("UPDATE appointment_slots SET booked = NULL, code = NULL, first_name = NULL, contact = NULL, "
                        "theme = NULL, language = NULL, outcome = NULL WHERE id = ? AND booked IS NOT NULL")
                 return db.execute(sql, (slot_id,)).rowcount > 0
             return db.execute("UPDATE appointment_slots SET outcome = ? WHERE id = ? AND booked IS NOT NULL",
                               (outcome, slot_id)).rowcount > 0
+
+    @staticmethod
+    def _code_of(db, slot_id: int) -> str:
+        row = db.execute("SELECT code FROM appointment_slots WHERE id = ?", (slot_id,)).fetchone()
+        return (row["code"] if row is not None else None) or ""
 
     def counts(self, since: str, until: str) -> dict[str, int]:
         """How many slots were published, booked, done and missed between two days (counts only)."""

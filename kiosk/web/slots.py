@@ -78,7 +78,12 @@ def _found(code: str) -> Slot | tuple:
         slot = _service().find(code, client_key())
     except TooManyTries as held:
         return too_many(held)
-    return slot if slot is not None else page("slots/find.html", status=404, find_token=token(FIND), find_error=True)
+    return slot if slot is not None else _not_found(code)
+
+
+def _not_found(code: str | None):
+    return page("slots/find.html", status=404, find_token=token(FIND), find_error=True,
+                cancelled=_service().was_cancelled(code))
 
 
 @blueprint.get("/<code>")
@@ -116,5 +121,5 @@ def find():
     except TooManyTries as held:
         return too_many(held)
     if slot is None:
-        return page("slots/find.html", status=404, find_token=token(FIND), find_error=True)
+        return _not_found(request.form.get("code"))
     return redirect(url_for("slots.confirmation", code=slot.code, lang=g.lang), code=303)

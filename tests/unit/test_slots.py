@@ -227,7 +227,7 @@ def test_the_confirmation_is_found_again_with_its_code_and_a_wrong_code_is_said(
 # --- the mediators' day ----------------------------------------------------------------------------------
 
 def test_a_cancelled_booking_frees_the_slot_and_done_is_kept(mediator):
-    _booked(mediator)
+    _, code = _booked(mediator)
     slot_id = slot_rows(mediator)[0]["id"]
     day = html.unescape(mediator.text(f"/slots/day?day={TOMORROW}"))
     assert "Maison France Services de Clamecy" in day and "Mina" in day
@@ -236,6 +236,8 @@ def test_a_cancelled_booking_frees_the_slot_and_done_is_kept(mediator):
     mediator.post(f"/slots/{slot_id}/cancelled")
     row = slot_rows(mediator)[0]
     assert row["booked"] is None and row["first_name"] is None
+    cancelled = phone(mediator).get(f"{BASE}/slots/{code}?lang=fr")
+    assert cancelled.status_code == 404 and "Ce rendez-vous a été annulé" in html.unescape(text(cancelled))
     client = phone(mediator, "10.42.0.77")
     _, token, chosen = booking_form(client)
     assert chosen == str(slot_id)
