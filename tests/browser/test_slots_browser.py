@@ -125,3 +125,70 @@ def test_the_booking_pages_pass_axe_in_french_and_arabic(slots_portal: Portal, b
             if violations:
                 found[f"{lang} {path}"] = violations
     assert found == {}
+
+
+@pytest.fixture
+def kit_with_password(tmp_path: Path) -> Iterator[tuple[Portal, int]]:
+    """``kiosk serve`` with a dashboard password and no slot yet."""
+    import json
+
+    from kiosk.services.auth import write_password_file
+
+    portal_port, dashboard_port = free_port(), free_port()
+    while dashboard_port == portal_port:
+        dashboard_port = free_port()
+    config = _write_config(tmp_path, portal_port, dashboard_port)
+    password_file = tmp_path / "secrets" / "dashboard.password"
+    write_password_file(password_file, PASSWORD)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "[dashboard]\n", f"[dashboard]\npassword_file = {json.dumps(str(password_file))}\n"), encoding="utf-8")
+    process = subprocess.Popen(kiosk_command("--config", str(config), "serve"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        wait_for_port(portal_port, process)
+        wait_for_port(dashboard_port, process)
+        yield Portal(portal_port), dashboard_port
+    finally:
+        print(f"--- kiosk serve output ---\n{stop(process)}")
+
+
+PASSWORD = "créneau au marché"  # noqa: S105 - the test kit's own password
+
+
+def test_a_mediator_publishes_a_slot_a_participant_books_it_and_the_mediator_marks_it_done(
+        kit_with_password: tuple[Portal, int], browser: Browser) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    portal, dashboard_port = kit_with_password
+    tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
+    page = _phone(browser, "fr-FR").page
+    page.goto(f"http://127.0.0.1:{dashboard_port}/slots", wait_until="load")
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(lambda url: url.endswith("/slots"))
+    page.fill("#structure", "Maison France Services de Clamecy")
+    page.fill("#address", "2 rue de la Paix")
+    page.fill("#commune", "Clamecy")
+    page.fill("#directions", "À côté de la mairie")
+    page.fill("#day", tomorrow)
+    page.fill("#time", "10:00")
+    page.fill("#mediator", "Awa")
+    page.get_by_role("button", name="Publier le créneau").click()
+    page.wait_for_load_state("load")
+    expect(page.locator(".note.ok")).to_contain_text("Créneau publié")
+    _screenshot(page, "dashboard-slots.png")
+
+    participant = _phone(browser, "fr-FR").page
+    participant.goto(portal.url + "appointment?lang=fr", wait_until="load")
+    participant.locator("#first_name").fill("Mina")
+    participant.locator("#consent").check()
+    participant.get_by_role("button", name=WORDS["fr"]["book"]).click()
+    participant.wait_for_load_state("load")
+    expect(participant.get_by_role("heading", level=1)).to_have_text(WORDS["fr"]["title"])
+
+    page.goto(f"http://127.0.0.1:{dashboard_port}/slots/day?day={tomorrow}", wait_until="load")
+    expect(page.locator("main")).to_contain_text("Mina")
+    page.get_by_role("button", name="Marquer fait").click()
+    page.wait_for_load_state("load")
+    expect(page.locator(".item.done")).to_have_count(1)
+    _screenshot(page, "dashboard-slots-day.png")
