@@ -288,7 +288,7 @@ DECLARATIONS: tuple[Setting, ...] = (
             "Languages offered on the portal, in the order shown."),
     Setting("portal", "default_language", LANGUAGE, "fr",
             "Language used when the phone asks for none of the offered ones."),
-    Setting("portal", "threads", POSITIVE, 4, "Worker threads serving the portal."),
+    Setting("portal", "threads", POSITIVE, 4, "Threads running the portal's pages in its worker process."),
     Setting("dashboard", "listen", LISTEN, "127.0.0.1:8081",
             "Address and port of the mediators' dashboard; keep it off the participants' network."),
     Setting("dashboard", "password_file", PATH, "var/dashboard.password",
