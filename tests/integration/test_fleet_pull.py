@@ -1,0 +1,220 @@
+"""The fleet behind 4G: a kit behind a carrier-grade NAT pulls its signed configuration from the hub over
+SSH, applies it with ansible-pull, and pushes its report; the tech lead reads the hub with `provision fleet
+status --hub`. Real sshd, git, ansible-pull and nftables in network namespaces (tests/stands/fleet_hub.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stands.fleet_hub import HUB_IP, FleetWorld, keypair
+from tests.stands.netns import WAN_IF, HarnessUnavailable, Topology, wait_for
+from tests.support.system import need_binary, unavailable
+
+pytestmark = pytest.mark.system
+
+KIT = "kit-lyon"
+
+
+def playbook(target: Path, message: str, fail_unless: Path | None = None) -> str:
+    guard = ""
+    if fail_unless is not None:
+        guard = (f"    - name: Stop when the kit is not ready\n      ansible.builtin.stat:\n"
+                 f"        path: {fail_unless}\n      register: ready\n"
+                 f"    - ansible.builtin.fail:\n        msg: not ready\n      when: not ready.stat.exists\n")
+    return ("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n" + guard
+            + f"    - name: The fleet's message\n      ansible.builtin.copy:\n        dest: {target}\n"
+            f"        content: {message!r}\n")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[FleetWorld, Path, Path]]:
+    for name in ("sshd", "git", "git-shell", "ssh-keygen", "nft"):
+        need_binary(name, f"/usr/sbin/{name}")
+    try:
+        topology = Topology(tmp_path / "net", prefix="tk-fleet", start_internet=False).start()
+    except HarnessUnavailable as problem:
+        unavailable(str(problem))
+        raise
+    try:
+        world = FleetWorld(topology, tmp_path).build()
+        state = tmp_path / "kit" / "fleet"
+        etc = tmp_path / "kit" / "etc"
+        etc.mkdir(parents=True)
+        (etc / "known_hosts").write_text(world.known_hosts_line())
+        lead_public = keypair(tmp_path / "lead_signing", "lead@example.org")
+        (etc / "allowed_signers").write_text(f'lead@example.org namespaces="git" {lead_public}\n')
+        config = tmp_path / "kit" / "kit.toml"
+        config.write_text(f"""
+[store]
+path = "{tmp_path / 'kit' / 'kiosk.db'}"
+[network]
+wan_interface = "{WAN_IF}"
+[uplink]
+check_enabled = false
+monthly_cap_mb = 1000
+[fleet]
+hub = "{world.kit_url()}"
+kit_name = "{KIT}"
+state_dir = "{state}"
+known_hosts = "{etc / 'known_hosts'}"
+allowed_signers = "{etc / 'allowed_signers'}"
+min_free_mb = 1
+""")
+        done = world.kiosk(config, "fleet", "key")
+        assert done.returncode == 0, done.stderr
+        world.authorize_kit(KIT, done.stdout.strip().splitlines()[-1])
+        yield world, config, tmp_path
+    finally:
+        log = tmp_path / "hub" / "sshd.log"
+        print(log.read_text(errors="replace")[-3000:] if log.exists() else "no sshd log")
+        topology.close(raise_errors=False)
+
+
+def set_uplink(world: FleetWorld, up: bool) -> None:
+    world.topology.ip_batch(world.topology.kit, [f"link set {WAN_IF} {'up' if up else 'down'}"]
+                            + ([f"route replace default via 198.51.100.1 dev {WAN_IF}"] if up else []))
+
+
+def test_the_cgnat_lets_the_kit_out_and_nothing_in(world):
+    fleet, _config, _tmp = world
+    assert fleet.topology.kit_host.tcp_connect(HUB_IP, 22).open
+    done = fleet.in_ns(fleet.hub, [sys.executable, "-c",
+                                   "import socket; s=socket.socket(); s.settimeout(2); "
+                                   "print(s.connect_ex(('198.51.100.2', 22)))"])
+    assert done.stdout.strip() != "0", "the hub reached into the kit: the NAT lets things in"
+
+
+def test_a_signed_change_made_while_the_kit_was_offline_is_applied_when_it_comes_back(world):
+    fleet, config, tmp = world
+    target = tmp / "applied.txt"
+    set_uplink(fleet, False)
+    commit = fleet.commit({"local.yml": playbook(target, "bonjour la flotte")}, "first", tmp / "lead_signing")
+    fleet.publish()
+    offline = fleet.kiosk(config, "fleet", "pull")
+    assert offline.returncode == 0, offline.stdout + offline.stderr
+    assert "uplink is down" in offline.stdout and not target.exists()
+
+    set_uplink(fleet, True)
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"applied commit {commit[:10]}" in done.stdout
+    assert target.read_text() == "bonjour la flotte"
+    assert "report delivered" in done.stdout
+
+    again = fleet.kiosk(config, "fleet", "pull")
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stdout
+
+    # The tech lead's side reads the kit's report off the hub.
+    status = fleet.topology.run(fleet.lead, [sys.executable, "-m", "provisioning.fleet_cli", "status", "--hub",
+                                             str(fleet.repo), "--state", str(tmp / "lead-state"), "--json"])
+    assert status.returncode == 0, status.stdout + status.stderr
+    import json
+
+    report = json.loads(status.stdout)[KIT]
+    assert report["applied"] == commit and report["version"] and report["state"] == "reported"
+    assert report["disk_bytes"]["size"] > 0 and "clock" in report
+
+
+def test_an_unsigned_or_wrongly_signed_commit_is_refused_and_nothing_is_applied(world):
+    fleet, config, tmp = world
+    target = tmp / "applied.txt"
+    fleet.commit({"local.yml": playbook(target, "unsigned")}, "unsigned", None)
+    fleet.publish()
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 1
+    assert "is not signed: refused, nothing applied" in done.stdout
+    assert not target.exists()
+
+    keypair(tmp / "intruder", "intruder@example.org")
+    fleet.commit({"local.yml": playbook(target, "forged")}, "forged", tmp / "intruder")
+    fleet.publish()
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 1
+    assert "signed by a key that is not a pinned tech lead's" in done.stdout
+    assert not target.exists()
+
+
+def test_a_run_that_fails_midway_is_applied_at_the_next_run(world):
+    fleet, config, tmp = world
+    target, ready = tmp / "applied.txt", tmp / "ready"
+    commit = fleet.commit({"local.yml": playbook(target, "second try", fail_unless=ready)}, "guarded",
+                          tmp / "lead_signing")
+    fleet.publish()
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 1 and "did not apply" in done.stdout and "applied again at the next run" in done.stdout
+    assert not target.exists()
+    ready.write_text("")
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 0 and f"applied commit {commit[:10]}" in done.stdout, done.stdout
+    assert target.read_text() == "second try"
+
+
+def test_a_pull_killed_mid_fetch_finishes_at_the_next_run(world):
+    fleet, config, tmp = world
+    target = tmp / "applied.txt"
+    big = os.urandom(6_000_000).hex()  # incompressible: the fetch takes a while through the slowed NAT
+    commit = fleet.commit({"local.yml": playbook(target, "big one"), "blob.txt": big}, "big",
+                          tmp / "lead_signing")
+    fleet.publish()
+    topology = fleet.topology
+    topology.run(topology.internet, ["tc", "qdisc", "add", "dev", "uplink0", "root", "netem", "rate", "4mbit"],
+                 check=True)
+    process = topology.popen(topology.kit, [sys.executable, "-m", "kiosk", "--config", str(config), "fleet",
+                                            "pull"], tmp / "killed.log")
+    time.sleep(3)
+    assert process.poll() is None, (tmp / "killed.log").read_text()
+    os.killpg(process.pid, signal.SIGKILL)  # a power cut: the process group we started, by its id
+    process.wait(timeout=10)
+    assert not target.exists()
+    topology.run(topology.internet, ["tc", "qdisc", "del", "dev", "uplink0", "root"], check=True)
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 0 and f"applied commit {commit[:10]}" in done.stdout, done.stdout + done.stderr
+    assert target.read_text() == "big one"
+
+
+def test_unreachable_hub_spent_cap_and_full_disk_say_so_and_change_nothing(world):
+    fleet, config, tmp = world
+    target = tmp / "applied.txt"
+    fleet.commit({"local.yml": playbook(target, "x")}, "x", tmp / "lead_signing")
+    fleet.publish()
+    fleet.topology.stop(fleet.sshd)
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 1 and "could not be reached: nothing applied" in done.stdout, done.stdout
+    assert not target.exists()
+
+    spent = config.with_name("spent.toml")
+    spent.write_text(config.read_text().replace("monthly_cap_mb = 1000", "monthly_cap_mb = 1"))
+    store = tmp / "kit" / "kiosk.db"
+    fleet.kiosk(spent, "db", "upgrade")
+    import sqlite3
+
+    with sqlite3.connect(store) as db:
+        day = time.strftime("%Y-%m-%d")
+        db.execute("INSERT INTO uplink_usage (day, rx_bytes, tx_bytes) VALUES (?, 2000000, 0)", (day,))
+    done = fleet.kiosk(spent, "fleet", "pull")
+    assert done.returncode == 1 and "monthly cap is spent" in done.stdout, done.stdout + done.stderr
+
+    state = tmp / "kit" / "fleet"
+    script = (f"mount -t tmpfs -o size=512k tmpfs {shlex.quote(str(state))} && exec ip netns exec "
+              f"{fleet.topology.kit} {shlex.quote(sys.executable)} -m kiosk --config {shlex.quote(str(config))} "
+              "fleet pull")
+    full = config.with_name("full.toml")
+    full.write_text(config.read_text().replace("min_free_mb = 1", "min_free_mb = 5"))
+    script = script.replace(str(config), str(full))
+    import subprocess
+
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1 and "disk is nearly full" in done.stdout, done.stdout + done.stderr
+    assert "nothing fetched or applied" in done.stdout
+    assert not target.exists()
+    wait_for(lambda: True, 1, "nothing")
