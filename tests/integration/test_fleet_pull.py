@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.stands.fleet_hub import HUB_IP, FleetWorld, keypair
-from tests.stands.netns import WAN_IF, HarnessUnavailable, Topology, wait_for
+from tests.stands.netns import WAN_IF, HarnessUnavailable, Topology
 from tests.support.system import need_binary, unavailable
 
 pytestmark = pytest.mark.system
@@ -166,7 +166,8 @@ def test_a_pull_killed_mid_fetch_finishes_at_the_next_run(world):
                           tmp / "lead_signing")
     fleet.publish()
     topology = fleet.topology
-    topology.run(topology.internet, ["tc", "qdisc", "add", "dev", "uplink0", "root", "netem", "rate", "4mbit"],
+    topology.run(topology.internet, ["tc", "qdisc", "add", "dev", "uplink0", "root", "tbf", "rate", "4mbit",
+                                         "burst", "32kbit", "latency", "400ms"],
                  check=True)
     process = topology.popen(topology.kit, [sys.executable, "-m", "kiosk", "--config", str(config), "fleet",
                                             "pull"], tmp / "killed.log")
@@ -203,8 +204,10 @@ def test_unreachable_hub_spent_cap_and_full_disk_say_so_and_change_nothing(world
     done = fleet.kiosk(spent, "fleet", "pull")
     assert done.returncode == 1 and "monthly cap is spent" in done.stdout, done.stdout + done.stderr
 
-    state = tmp / "kit" / "fleet"
-    script = (f"mount -t tmpfs -o size=512k tmpfs {shlex.quote(str(state))} && exec ip netns exec "
+    state, copy = tmp / "kit" / "fleet", tmp / "state-copy"
+    # The kit's state folder on a small tmpfs (a private mount namespace), filled up by something else.
+    script = (f"cp -a {state} {copy} && mount -t tmpfs -o size=8m tmpfs {state} && cp -a {copy}/. {state} && "
+              f"{{ dd if=/dev/zero of={state}/filler bs=1M count=8 2>/dev/null; true; }} && exec ip netns exec "
               f"{fleet.topology.kit} {shlex.quote(sys.executable)} -m kiosk --config {shlex.quote(str(config))} "
               "fleet pull")
     full = config.with_name("full.toml")
@@ -217,4 +220,3 @@ def test_unreachable_hub_spent_cap_and_full_disk_say_so_and_change_nothing(world
     assert done.returncode == 1 and "disk is nearly full" in done.stdout, done.stdout + done.stderr
     assert "nothing fetched or applied" in done.stdout
     assert not target.exists()
-    wait_for(lambda: True, 1, "nothing")
