@@ -354,6 +354,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("fleet", "hub", TEXT, "",
             "The fleet's git repository over SSH that `kiosk fleet pull` fetches (ssh://user@host[:port]/path); "
             "empty: the kit does not pull."),
+    Setting("fleet", "hub_addresses", IPV4_LIST, [],
+            "The hub's IPv4 addresses, refused to participants by the kit's firewall (the hub's own address is "
+            "added when fleet.hub names it by address)."),
     Setting("fleet", "branch", TEXT, "main", "Branch of the hub holding the fleet's signed configuration."),
     Setting("fleet", "playbook", TEXT, "local.yml", "Playbook of the hub's repository that ansible-pull applies."),
     Setting("fleet", "kit_name", TEXT, "",

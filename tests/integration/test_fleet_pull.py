@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.stands.fleet_hub import HUB_IP, FleetWorld, keypair
-from tests.stands.netns import WAN_IF, HarnessUnavailable, Topology
+from tests.stands.netns import LAN_IF, WAN_IF, HarnessUnavailable, Topology, wait_for
 from tests.support.system import need_binary, unavailable
 
 pytestmark = pytest.mark.system
@@ -58,6 +58,7 @@ def world(tmp_path: Path) -> Iterator[tuple[FleetWorld, Path, Path]]:
 path = "{tmp_path / 'kit' / 'kiosk.db'}"
 [network]
 wan_interface = "{WAN_IF}"
+lan_interface = "{LAN_IF}"
 [uplink]
 check_enabled = false
 monthly_cap_mb = 1000
@@ -91,6 +92,32 @@ def test_the_cgnat_lets_the_kit_out_and_nothing_in(world):
                                    "import socket; s=socket.socket(); s.settimeout(2); "
                                    "print(s.connect_ex(('198.51.100.2', 22)))"])
     assert done.stdout.strip() != "0", "the hub reached into the kit: the NAT lets things in"
+
+
+def test_a_participant_online_reaches_the_internet_but_never_the_hub(world):
+    fleet, config, tmp = world
+    topology = fleet.topology
+    rendered = tmp / "rendered"
+    done = fleet.kiosk(config, "network", "render", "--dest", str(rendered))
+    assert done.returncode == 0, done.stderr
+    topology.run(topology.kit, ["nft", "-f", str(rendered / "nftables.nft")], check=True)
+    # Another server on the internet, beside the hub: the participant's control.
+    topology.ip_batch(fleet.hub, ["addr add 203.0.113.3/32 dev eth0"])
+    topology.popen(fleet.hub, [sys.executable, "-m", "http.server", "8080", "--bind", "203.0.113.3"],
+                   tmp / "other.log")
+    phone = topology.add_phone("fleet")
+    phone.static("10.42.0.23")
+    # The participant accepted the charter: the kit lets it on the internet.
+    topology.run(topology.kit, ["nft", f"add element inet kiosk allowed {{ {phone.mac} . 10.42.0.23 timeout 1h }}"],
+                 check=True)
+    topology.run(topology.kit, ["nft", "add element inet kiosk allowed_ips { 10.42.0.23 timeout 1h }"], check=True)
+    wait_for(lambda: phone.tcp_connect("203.0.113.3", 8080, timeout=1).open, 10, "the participant online")
+    assert not phone.tcp_connect(HUB_IP, 22, timeout=2).open, "a participant reached the fleet's hub"
+    # The kit itself still pulls through the same firewall.
+    fleet.commit({"local.yml": playbook(tmp / "applied.txt", "through the firewall")}, "fw", tmp / "lead_signing")
+    fleet.publish()
+    done = fleet.kiosk(config, "fleet", "pull")
+    assert done.returncode == 0 and "applied commit" in done.stdout, done.stdout + done.stderr
 
 
 def test_a_signed_change_made_while_the_kit_was_offline_is_applied_when_it_comes_back(world):
