@@ -49,7 +49,7 @@ class GitSsh:
             "StrictHostKeyChecking": "yes", "UserKnownHostsFile": str(self.known_hosts),
             "GlobalKnownHostsFile": "/dev/null", "UpdateHostKeys": "no",
             "ConnectTimeout": str(self.connect_timeout_s), "ServerAliveInterval": "15", "ServerAliveCountMax": "2",
-            "ControlMaster": "auto", "ControlPath": self.control_path(), "ControlPersist": "30",
+            "ControlMaster": "auto", "ControlPath": self.control_path(), "ControlPersist": "10",
             "Compression": "yes", "LogLevel": "ERROR",
         }
         argv = ["ssh", "-F", "/dev/null", "-i", str(self.key)]

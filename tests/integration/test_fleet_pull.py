@@ -46,33 +46,7 @@ def world(tmp_path: Path) -> Iterator[tuple[FleetWorld, Path, Path]]:
         raise
     try:
         world = FleetWorld(topology, tmp_path).build()
-        state = tmp_path / "kit" / "fleet"
-        etc = tmp_path / "kit" / "etc"
-        etc.mkdir(parents=True)
-        (etc / "known_hosts").write_text(world.known_hosts_line())
-        lead_public = keypair(tmp_path / "lead_signing", "lead@example.org")
-        (etc / "allowed_signers").write_text(f'lead@example.org namespaces="git" {lead_public}\n')
-        config = tmp_path / "kit" / "kit.toml"
-        config.write_text(f"""
-[store]
-path = "{tmp_path / 'kit' / 'kiosk.db'}"
-[network]
-wan_interface = "{WAN_IF}"
-lan_interface = "{LAN_IF}"
-[uplink]
-check_enabled = false
-monthly_cap_mb = 1000
-[fleet]
-hub = "{world.kit_url()}"
-kit_name = "{KIT}"
-state_dir = "{state}"
-known_hosts = "{etc / 'known_hosts'}"
-allowed_signers = "{etc / 'allowed_signers'}"
-min_free_mb = 1
-""")
-        done = world.kiosk(config, "fleet", "key")
-        assert done.returncode == 0, done.stderr
-        world.authorize_kit(KIT, done.stdout.strip().splitlines()[-1])
+        config = world.setup_kit(KIT, LAN_IF, WAN_IF, min_free_mb=1)
         yield world, config, tmp_path
     finally:
         log = tmp_path / "hub" / "sshd.log"

@@ -11,6 +11,7 @@ forwards nothing towards the kit that the kit did not start. The hub runs a real
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
@@ -148,6 +149,39 @@ class FleetWorld:
 
     def in_ns(self, ns: str, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return self.topology.run(ns, argv, timeout=timeout)
+
+    def setup_kit(self, kit: str, lan_interface: str, wan_interface: str, **fleet: object) -> Path:
+        """A kit's settings, its pinned keys (the hub's host key, the tech lead's signing key at
+        workdir/lead_signing) and its own key, authorized on the hub; returns the settings file."""
+        tmp = self.workdir
+        etc = tmp / "kit" / "etc"
+        etc.mkdir(parents=True)
+        (etc / "known_hosts").write_text(self.known_hosts_line())
+        lead_public = keypair(tmp / "lead_signing", "lead@example.org")
+        (etc / "allowed_signers").write_text(f'lead@example.org namespaces="git" {lead_public}\n')
+        extra = "".join(f"{name} = {json.dumps(value)}\n" for name, value in fleet.items())
+        config = tmp / "kit" / "kit.toml"
+        config.write_text(f"""
+[store]
+path = "{tmp / 'kit' / 'kiosk.db'}"
+[network]
+wan_interface = "{wan_interface}"
+lan_interface = "{lan_interface}"
+[uplink]
+check_enabled = false
+monthly_cap_mb = 1000
+[fleet]
+hub = "{self.kit_url()}"
+kit_name = "{kit}"
+state_dir = "{tmp / 'kit' / 'fleet'}"
+known_hosts = "{etc / 'known_hosts'}"
+allowed_signers = "{etc / 'allowed_signers'}"
+{extra}""")
+        done = self.kiosk(config, "fleet", "key")
+        if done.returncode != 0:
+            raise RuntimeError(f"kiosk fleet key: {done.stderr}")
+        self.authorize_kit(kit, done.stdout.strip().splitlines()[-1])
+        return config
 
     def kiosk(self, config: Path, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return self.topology.run(self.topology.kit, [sys.executable, "-m", "kiosk", "--config", str(config),
