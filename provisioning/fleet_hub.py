@@ -9,6 +9,7 @@ heard from as "never reported".
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ from provisioning.fleet import FleetError
 
 def _git(repo: Path, *argv: str, timeout: float = 120) -> str:
     env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C",
-           "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home())}
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(Path.home())}
+    # The tech lead's own SSH setup reaches the hub: their agent, or a GIT_SSH_COMMAND naming a key.
+    env |= {key: os.environ[key] for key in ("SSH_AUTH_SOCK", "GIT_SSH_COMMAND") if key in os.environ}
     try:
         done = subprocess.run(["git", "-C", str(repo), *argv], capture_output=True, text=True, timeout=timeout,
                               env=env, check=False)

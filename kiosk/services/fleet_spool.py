@@ -51,6 +51,16 @@ def read_json(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+VOLATILE = {"clock", "reported_epoch", "disk_bytes", "data"}  # change at every run: not news by themselves
+
+
+def _substance(report: Mapping[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in report.items() if key not in VOLATILE}
+    if isinstance(kept.get("last_run"), Mapping):
+        kept["last_run"] = {key: value for key, value in kept["last_run"].items() if key != "at"}
+    return kept
+
+
 class Outbox:
     """The reports queued on the kit, delivered to the hub's ``reports/<kit>`` branch when the uplink is up."""
 
@@ -73,9 +83,7 @@ class Outbox:
         self._ready()
         now = time.time() if now is None else now
         previous = read_json(self.root / "health.json")
-        volatile = {"clock", "reported_at", "disk_bytes", "data"}
-        same = ({k: v for k, v in previous.items() if k not in volatile}
-                == {k: v for k, v in health.items() if k not in volatile})
+        same = _substance(previous) == _substance(health)
         old_csv = (self.root / "activity.csv").read_text(encoding="utf-8") \
             if (self.root / "activity.csv").exists() else None
         last = float(previous.get("reported_epoch", 0) or 0)

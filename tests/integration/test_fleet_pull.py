@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stands.fleet_hub import HUB_IP, FleetWorld, keypair
+from tests.stands.fleet_hub import HUB_IP, LEAD_HUB_IP, FleetWorld, keypair
 from tests.stands.netns import LAN_IF, WAN_IF, HarnessUnavailable, Topology, wait_for
 from tests.support.system import need_binary, unavailable
 
@@ -114,15 +114,40 @@ def test_a_signed_change_made_while_the_kit_was_offline_is_applied_when_it_comes
     again = fleet.kiosk(config, "fleet", "pull")
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout
 
-    # The tech lead's side reads the kit's report off the hub.
-    status = fleet.topology.run(fleet.lead, [sys.executable, "-m", "provisioning.fleet_cli", "status", "--hub",
-                                             str(fleet.repo), "--state", str(tmp / "lead-state"), "--json"])
-    assert status.returncode == 0, status.stdout + status.stderr
+    # The tech lead's side reads the kit's report off the hub, over SSH from the lead's own network.
+    lead_key = tmp / "lead_ssh"
+    fleet.authorize_lead(keypair(lead_key, "lead@example.org"))
+    known = tmp / "lead_known_hosts"
+    known.write_text(fleet.known_hosts_line().replace(HUB_IP, LEAD_HUB_IP))
+    ssh = f"ssh -i {lead_key} -o IdentitiesOnly=yes -o UserKnownHostsFile={known} -o StrictHostKeyChecking=yes"
+    status = fleet.topology.run(fleet.lead, ["env", f"GIT_SSH_COMMAND={ssh}", sys.executable, "-m",
+                                             "provisioning.fleet_cli", "status", "--hub",
+                                             f"ssh://root@{LEAD_HUB_IP}{fleet.repo}", "--expect", "kit-silent",
+                                             "--state", str(tmp / "lead" / "status.json"), "--json"])
+    assert status.returncode == 1, status.stdout + status.stderr  # kit-silent never reported
     import json
 
-    report = json.loads(status.stdout)[KIT]
+    kits = json.loads(status.stdout)
+    assert kits["kit-silent"]["state"] == "never reported"
+    report = kits[KIT]
     assert report["applied"] == commit and report["version"] and report["state"] == "reported"
     assert report["disk_bytes"]["size"] > 0 and "clock" in report
+
+
+def test_a_kit_key_can_push_only_its_own_reports_never_the_configuration(world):
+    fleet, _config, tmp = world
+    fleet.commit({"local.yml": playbook(tmp / "applied.txt", "signed")}, "signed", tmp / "lead_signing")
+    fleet.publish()
+    forged = fleet.commit({"local.yml": playbook(tmp / "applied.txt", "forged")}, "forged", None)
+    state = tmp / "kit" / "fleet"
+    ssh = (f"ssh -i {state / 'id_ed25519'} -o IdentitiesOnly=yes -o BatchMode=yes "
+           f"-o UserKnownHostsFile={tmp / 'kit' / 'etc' / 'known_hosts'}")
+    for ref in ("refs/heads/main", "refs/heads/reports/kit-other"):
+        done = fleet.topology.run(fleet.topology.kit, [
+            "env", f"GIT_SSH_COMMAND={ssh}", "git", "-C", str(fleet.lead_repo()), "push", "--force",
+            fleet.kit_url(), f"HEAD:{ref}"], timeout=60)
+        assert done.returncode != 0 and f"may only push refs/heads/reports/{KIT}" in done.stderr, done.stderr
+    assert forged not in fleet.lead_git("ls-remote", str(fleet.repo))
 
 
 def test_an_unsigned_or_wrongly_signed_commit_is_refused_and_nothing_is_applied(world):

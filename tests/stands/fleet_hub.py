@@ -106,6 +106,11 @@ class FleetWorld:
         with (self.hub_dir / "authorized_keys").open("a") as handle:
             handle.write(line)
 
+    def authorize_lead(self, public_key: str) -> None:
+        """The tech lead's key: a full git account on the hub (no FLEET_KIT: the hook lets it push)."""
+        with (self.hub_dir / "authorized_keys").open("a") as handle:
+            handle.write(f'restrict,command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"" {public_key}\n')
+
     def known_hosts_line(self) -> str:
         return f"{HUB_IP} {' '.join(self.host_key_public.split()[:2])}\n"
 
