@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,20 +284,31 @@ class FleetPull:
                 outcome.up_to_date = commit
                 outcome.lines.append(f"up to date: commit {_short(commit)} is applied")
                 self._note("up to date")
-                return outcome
-            self.verify(commit)
-            self.apply(commit)
-            self.state["applied"] = commit
-            self.state["applied_at"] = self._now_text()
-            outcome.applied = commit
-            outcome.lines.append(f"applied commit {_short(commit)}")
-            self._note(f"applied {_short(commit)}")
-            return outcome
+            else:
+                self.verify(commit)
+                self.apply(commit)
+                self.state["applied"] = commit
+                self.state["applied_at"] = self._now_text()
+                outcome.applied = commit
+                outcome.lines.append(f"applied commit {_short(commit)}")
+                self._note(f"applied {_short(commit)}")
         except FleetPullError as problem:
             self._note(str(problem))
-            raise
-        finally:
             self._count(interface_bytes(self.uplink.interface) - before)
+            self._save_if_room()
+            raise
+        self._count(interface_bytes(self.uplink.interface) - before)
+        try:
+            self._save()
+        except OSError as problem:
+            # Applied, but not recorded: the next run applies the same commit again (idempotent).
+            raise FleetPullError(f"the kit's disk is full: what was applied could not be recorded "
+                                 f"({problem.strerror}); the next run applies it again") from None
+        return outcome
+
+    def _save_if_room(self) -> None:
+        """Keep the run's note when the disk allows; its own message says more than ENOSPC would."""
+        with suppress(OSError):
             self._save()
 
     def count_since(self, before: int) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -267,19 +269,37 @@ def test_unreachable_hub_spent_cap_and_full_disk_say_so_and_change_nothing(world
     done = fleet.kiosk(spent, "fleet", "pull")
     assert done.returncode == 1 and "monthly cap is spent" in done.stdout, done.stdout + done.stderr
 
-    state, copy = tmp / "kit" / "fleet", tmp / "state-copy"
-    # The kit's state folder on a small tmpfs (a private mount namespace), filled up by something else.
-    script = (f"cp -a {state} {copy} && mount -t tmpfs -o size=8m tmpfs {state} && cp -a {copy}/. {state} && "
-              f"{{ dd if=/dev/zero of={state}/filler bs=1M count=8 2>/dev/null; true; }} && exec ip netns exec "
-              f"{fleet.topology.kit} {shlex.quote(sys.executable)} -m kiosk --config {shlex.quote(str(config))} "
-              "fleet pull")
     full = config.with_name("full.toml")
     full.write_text(config.read_text().replace("min_free_mb = 1", "min_free_mb = 5"))
-    script = script.replace(str(config), str(full))
-    import subprocess
-
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = pull_on_small_disk(fleet, full, tmp, size_mb=8, filled_mb=8)
     assert done.returncode == 1 and "disk is nearly full" in done.stdout, done.stdout + done.stderr
     assert "nothing fetched or applied" in done.stdout
     assert not target.exists()
+
+
+def pull_on_small_disk(fleet: FleetWorld, config: Path, tmp: Path, size_mb: int,
+                       filled_mb: int) -> subprocess.CompletedProcess[str]:
+    """`kiosk fleet pull` with the kit's state folder on a small tmpfs (a private mount namespace: nothing is
+    mounted on the host), filled with filled_mb of something else."""
+    state, copy = tmp / "kit" / "fleet", tmp / "state-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    fill = f"dd if=/dev/zero of={state}/filler bs=1M count={filled_mb} 2>/dev/null; " if filled_mb else ""
+    script = (f"cp -a {state} {copy} && mount -t tmpfs -o size={size_mb}m tmpfs {state} && cp -a {copy}/. {state} "
+              f"&& {{ {fill}true; }} && exec ip netns exec {fleet.topology.kit} {shlex.quote(sys.executable)} -m "
+              f"kiosk --config {shlex.quote(str(config))} fleet pull")
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_a_disk_that_fills_during_the_fetch_says_so_and_the_next_run_applies(world):
+    fleet, config, tmp = world
+    target = tmp / "applied.txt"
+    commit = fleet.commit({"local.yml": playbook(target, "room again"), "blob.txt": os.urandom(6_000_000).hex()},
+                          "big", tmp / "lead_signing")
+    fleet.publish()
+    done = pull_on_small_disk(fleet, config, tmp, size_mb=4, filled_mb=0)
+    assert done.returncode == 1 and "the kit's disk is full: nothing applied" in done.stdout, done.stdout
+    assert not target.exists()
+    done = fleet.kiosk(config, "fleet", "pull")  # room again (the tmpfs went with its namespace)
+    assert done.returncode == 0 and f"applied commit {commit[:10]}" in done.stdout, done.stdout + done.stderr
+    assert target.read_text() == "room again"
