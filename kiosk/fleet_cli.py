@@ -124,7 +124,7 @@ def _report(settings: settings_module.Settings, pull: FleetPull, uplink: Uplink,
         if not sent_only:
             outbox.queue(health(settings, pull, uplink), _activity(settings.store.path),
                          report_hours=pull.config.report_hours)
-        if not outbox.pending(pull.config.hub, pull.config.ssh()):
+        if not outbox.pending():
             return 0
         before = interface_bytes(uplink.interface)
         try:

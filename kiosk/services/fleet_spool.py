@@ -98,7 +98,7 @@ class Outbox:
                 config=ANONYMOUS_AUTHOR)
         return True
 
-    def pending(self, hub: str, ssh: GitSsh) -> bool:
+    def pending(self) -> bool:
         """Whether the outbox holds a report the hub has not received (as far as the last push knew)."""
         self._ready()
         try:
