@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -94,6 +95,7 @@ def main() -> int:
             raise SystemExit(f"bench/fleet.py: no report was delivered: {output}")
     finally:
         topology.close(raise_errors=False)
+        shutil.rmtree(workdir, ignore_errors=True)
     per_pull = sum(quiet) / len(quiet)
     pulls_per_day = 24 * 60 / args.interval_minutes
     reports_per_day = 24 / args.report_hours
