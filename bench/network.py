@@ -3,6 +3,7 @@
 Usage, from the repository root, as root::
 
     .venv/bin/python bench/network.py [--grants N] [--phones N] [--repeats N] [--idle-seconds S] [--skip-idle]
+    .venv/bin/python bench/network.py --quota-only [--quota-mb M]
 
 Builds the harness's namespaces (tests/stands/netns.py) with the real kit in them (tests/stands/kit.py: the
 rendered nftables ruleset, both dnsmasq, `kiosk serve`) and measures:
@@ -15,7 +16,17 @@ rendered nftables ruleset, both dnsmasq, `kiosk serve`) and measures:
    does not compete for nft); the ratio 250/1;
 3. idle uplink: two fresh kits with no phone, uplink check disabled and enabled, for S seconds side by side:
    the kit's wan0 TX counters, every frame it sent (an AF_PACKET capture on wan0) and what the simulated
-   internet received.
+   internet received;
+4. the time from a disassociation event to the session's revoke, over 200 departures, or N with
+   ``--departures N`` alone (bench/association.py).
+5. quota overshoot (also alone with --quota-only): one kit with `access.quota_mb = M` and its once-a-second
+   sweep running; a phone downloads 10 M MB, and what it received beyond its quota is the overshoot, first
+   with the kernel's quota rules, then (sweep-only reference) with those rules deleted from the forward
+   chain, on a fresh phone of the same kit. The quota counts IP bytes both ways (headers and the phone's
+   ACKs included), the phone receives HTTP body bytes: under the kernel's quota the figure is below zero.
+   Then the monthly cap's: a kit with `uplink.monthly_cap_mb = M` (no session quota in the way), `kiosk serve`
+   stopped, a phone downloads 10 M MB; the overshoot is what it received beyond what the kernel's `month_cap`
+   quota had left when the download started.
 
 It prints figures and asserts nothing. Needs root and network namespaces (exits 2 without them), nft,
 dnsmasq and dhclient.
@@ -40,10 +51,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.stands.kit import KitUnderTest  # noqa: E402
+from tests.stands.kit import KitUnderTest, download  # noqa: E402
 from tests.stands.netns import (  # noqa: E402
     KIT_LAN_IP,
     KIT_WAN_IP,
+    LAN_IF,
     PUBLIC_SERVER,
     WAN_IF,
     HarnessError,
@@ -231,7 +243,7 @@ from kiosk.adapters.firewall import Client, Grant
 from kiosk.adapters.nftables import TABLE, NftablesFirewall, NftRunner, grant_commands
 
 runner = NftRunner()
-firewall = NftablesFirewall(runner, ipaddress.IPv4Network(p["lan"], strict=False), time.time)
+firewall = NftablesFirewall(runner, ipaddress.IPv4Network(p["lan"], strict=False), time.time, p["lan_if"])
 sets = ("allowed", "allowed_ips", "allowed_macs")
 
 def mac(prefix, n):
@@ -286,8 +298,8 @@ class CostFigures:
 
 
 def measure_cost(topology: Topology, repeats: int) -> dict[int, CostFigures]:
-    params = {"repo": str(REPO), "lan": f"{KIT_LAN_IP}/24", "sizes": [SMALL_SET, LARGE_SET], "repeats": repeats,
-              "warmup": 2, "blocks": min(5, repeats)}
+    params = {"repo": str(REPO), "lan": f"{KIT_LAN_IP}/24", "lan_if": LAN_IF, "sizes": [SMALL_SET, LARGE_SET],
+              "repeats": repeats, "warmup": 2, "blocks": min(5, repeats)}
     done = topology.python(topology.kit, ["-c", KIT_COST_CODE, json.dumps(params)], timeout=60 + repeats * 10)
     if done.returncode != 0:
         raise HarnessError(f"the cost measurement failed in the kit namespace:\n{done.stderr}")
@@ -502,16 +514,79 @@ def report_idle(results: list[IdleResult]) -> None:
 # --- summary and main --------------------------------------------------------------------------------------
 
 @dataclass
+class Overshoot:
+    label: str
+    quota: int
+    received: int
+
+    @property
+    def bytes(self) -> int:
+        return self.received - self.quota
+
+    @property
+    def percent(self) -> float:
+        return 100 * self.bytes / self.quota
+
+
+def quota_download(topology: Topology, kit: KitUnderTest, name: str, quota: int) -> int:
+    phone = topology.add_phone(name)
+    phone_lease(phone)
+    if kit.accept(phone).status != 303:
+        raise HarnessError(f"{name} could not accept the charter")
+    return download(phone, min(10 * quota, 50_000_000))
+
+
+def measure_quota(quota_mb: int) -> list[Overshoot]:
+    quota = quota_mb * 1_000_000
+    with Topology(prefix="tk-bquota") as topology:
+        kit = KitUnderTest(topology, topology.workdir / "kit", session_minutes=SESSION_MINUTES, quota_mb=quota_mb,
+                           check_enabled=False).start()
+        topology.set_isolation(True)
+        progress(f"quota overshoot: {quota_mb} MB quota, kernel quota rules")
+        results = [Overshoot("kernel quota", quota, quota_download(topology, kit, "kquota", quota))]
+        kit.remove_quota_rules()
+        progress("quota overshoot: sweep only (the kernel's quota rules deleted), sweep every 1 s")
+        results.append(Overshoot("sweep only (reference)", quota, quota_download(topology, kit, "squota", quota)))
+    return [*results, measure_month_cap(quota_mb)]
+
+
+def measure_month_cap(cap_mb: int) -> Overshoot:
+    cap = cap_mb * 1_000_000
+    with Topology(prefix="tk-bcap") as topology:
+        kit = KitUnderTest(topology, topology.workdir / "kit", session_minutes=SESSION_MINUTES, quota_mb=0,
+                           monthly_cap_mb=cap_mb, check_enabled=False).start()
+        topology.set_isolation(True)
+        progress(f"monthly cap overshoot: {cap_mb} MB cap, kernel month_cap quota, kiosk serve stopped")
+        phone = topology.add_phone("mcap")
+        phone_lease(phone)
+        if kit.accept(phone).status != 303:
+            raise HarnessError("mcap could not accept the charter")
+        kit.stop_kiosk()
+        budget, used = kit.month_cap()
+        return Overshoot("monthly cap (kernel)", budget - used, download(phone, min(10 * cap, 50_000_000)))
+
+
+def report_quota(results: list[Overshoot]) -> None:
+    for result in results:
+        print(f"   quota overshoot, {result.label:24} received {result.received:>11} B of a {result.quota} B quota: "
+              f"{result.bytes:+} B ({result.percent:+.2f} %)")
+
+
+@dataclass
 class Figures:
     grant_p99_ms: float | None = None
     ratios: dict[str, float] | None = None
     idle: list[IdleResult] | None = None
+    quota: list[Overshoot] | None = None
+    quota_only: bool = False
 
 
 def print_summary(figures: Figures) -> None:
     print("\nsummary:")
     print(f"   {'target':46}{'measured':>16}  verdict")
-    if figures.grant_p99_ms is not None:
+    if figures.quota_only:
+        pass
+    elif figures.grant_p99_ms is not None:
         print(f"   {f'grant to internet p99 ≤ {TARGET_GRANT_P99_MS:g} ms':46}{figures.grant_p99_ms:13.2f} ms  "
               f"{verdict(figures.grant_p99_ms <= TARGET_GRANT_P99_MS)}")
     else:
@@ -529,8 +604,10 @@ def print_summary(figures: Figures) -> None:
             label, measured = f"idle WAN, check off: 0 B ({result.seconds:.0f} s)", result.own_bytes
         print(f"   {label:46}{human(measured):>16}  {verdict(measured <= TARGET_IDLE_BYTES)}"
               f"   (wan0 TX in all {result.tx_bytes} B, ARP/ND included)")
-    if figures.idle is None:
+    if figures.idle is None and not figures.quota_only:
         print("   idle WAN: skipped (--skip-idle)")
+    for result in figures.quota or []:
+        print(f"   {f'quota overshoot, {result.label}':46}{f'{result.bytes:+} B':>16}  ({result.percent:+.2f} %)")
 
 
 @contextlib.contextmanager
@@ -547,7 +624,11 @@ def grant_topology(phone_count: int) -> Iterator[tuple[Topology, KitUnderTest, d
 
 
 def run(args: argparse.Namespace) -> Figures:
-    figures = Figures()
+    figures = Figures(quota_only=args.quota_only)
+    if args.quota_only:
+        figures.quota = measure_quota(args.quota_mb)
+        report_quota(figures.quota)
+        return figures
     with grant_topology(args.phones) as (topology, kit, phones):
         print(f"kit namespace {topology.kit}; phones {', '.join(f'{p.name} {ip}' for p, ip in phones.items())}")
         progress(f"grant to internet: {args.grants} grants")
@@ -558,6 +639,8 @@ def run(args: argparse.Namespace) -> Figures:
     if not args.skip_idle:
         figures.idle = measure_idle(args.idle_seconds)
         report_idle(figures.idle)
+    figures.quota = measure_quota(args.quota_mb)
+    report_quota(figures.quota)
     return figures
 
 
@@ -576,15 +659,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=50, help="grant+revoke rounds per set size (default 50)")
     parser.add_argument("--idle-seconds", type=float, default=300.0, help="idle window (default 300)")
     parser.add_argument("--skip-idle", action="store_true", help="do not measure the idle uplink")
+    parser.add_argument("--departures", type=int, metavar="N",
+                        help="only this: time from N disassociation events to their revoke, with the hostapd "
+                             "stand-in (bench/association.py; no root needed; at most 10000)")
+    parser.add_argument("--quota-only", action="store_true",
+                        help="measure only the session quota's and the monthly cap's overshoot")
+    parser.add_argument("--quota-mb", type=int, default=2,
+                        help="session quota and monthly cap for the overshoot (default 2)")
     args = parser.parse_args(argv)
     if args.grants < 1 or not 1 <= args.phones <= 20 or args.repeats < 1 or args.idle_seconds <= 0:
         parser.error("--grants, --repeats and --idle-seconds must be positive, --phones between 1 and 20")
+    if not 1 <= args.quota_mb <= 5:
+        parser.error("--quota-mb must be between 1 and 5 (the simulated internet serves at most 50 MB at once)")
     return args
 
 
 def main() -> None:
     args = parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # keeps the figures in order with the progress lines
+    if args.departures is not None:
+        from bench.association import measure_departures, report_departures
+
+        report_departures(measure_departures(args.departures))
+        return
     try:
         check_machine()
         figures = run(args)
@@ -594,6 +691,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit("bench: interrupted")
     print_summary(figures)
+    from bench.association import measure_departures, report_departures
+
+    report_departures(measure_departures(200))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 the kit could not do it (message says why), 2 bad usage or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import os
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime
 
 from kiosk import settings as settings_module
 from kiosk.adapters.firewall import FirewallError
+from kiosk.services.access import GrantRefused
 from kiosk.store import StoreError
 
 EXIT_FAILED = 1
@@ -140,7 +142,11 @@ def cmd_clients_allow(args: argparse.Namespace) -> int:
         mac = kit.adapters.neighbours.mac_for(ip)
     elif mac and not ip:
         ip = kit.adapters.neighbours.ip_for(mac)
-    session = kit.access.grant(ip, mac, kit.settings.portal.default_language, granted_by="mediator")
+    try:
+        session = kit.access.grant(ip, mac, kit.settings.portal.default_language, granted_by="mediator")
+    except GrantRefused as refused:
+        print(f"kiosk: not allowed: {refused}", file=sys.stderr)
+        return EXIT_FAILED
     print(f"allowed {session.client} for {session.minutes_remaining(kit.adapters.clock())} minutes")
     return 0
 
@@ -248,6 +254,30 @@ def cmd_network_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_network_follow_hostapd(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from kiosk.adapters.hostapd_control import HostapdControl
+    from kiosk.runtime import hostapd_client_dir
+    from kiosk.services.association import AssociationFollower
+
+    kit = _open_kit(args)
+    path = kit.settings.network.hostapd_control
+    if not path:
+        # Not an error: a kit whose Wi-Fi comes from an external access point has nothing to follow.
+        print("kiosk: network.hostapd_control is empty: the Wi-Fi is not followed (set it to hostapd's socket, "
+              "/run/hostapd/wlan0)", file=sys.stderr)
+        return 0
+    local_dir = hostapd_client_dir(kit.settings)
+    follower = AssociationFollower(lambda: HostapdControl(path, local_dir), kit.access)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        follower.run(stop)
+    return 0
+
+
 def cmd_privileged_serve(args: argparse.Namespace) -> int:
     import grp
     import pwd
@@ -265,7 +295,8 @@ def cmd_privileged_serve(args: argparse.Namespace) -> int:
             uids.add(pwd.getpwnam(user).pw_uid)
         except KeyError:
             raise UsageError(f"no such user: {user}") from None
-    firewall = NftablesFirewall(NftRunner(), NetworkPlan.from_settings(settings).lan.network, time.time)
+    plan = NetworkPlan.from_settings(settings)
+    firewall = NftablesFirewall(NftRunner(), plan.lan.network, time.time, plan.lan_interface)
     server = PrivilegedServer(settings.firewall.helper_socket, firewall, uids)
     server.bind()
     if args.group:
@@ -417,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
                  "write nftables.nft, dnsmasq.conf, dnsmasq-captive.conf, hostapd.conf (and hostapd-staff.conf "
                  "with a staff Wi-Fi) from the settings")
     render.add_argument("--dest", required=True, help="folder to write the files into")
+    add(network, "follow-hostapd", cmd_network_follow_hostapd,
+        "end a session the moment its phone leaves the Wi-Fi (follows network.hostapd_control; runs as the "
+        "kiosk's user, in wifi.control_group)")
 
     uplink = commands.add_parser("uplink", help="the 4G uplink").add_subparsers(
         dest="uplink_command", required=True, metavar="ACTION")

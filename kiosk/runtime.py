@@ -33,6 +33,7 @@ class Adapters:
     neighbours: NeighbourTable | None = None
     uplink: Uplink | None = None
     clock: Callable[[], float] = field(default=time.time)
+    associated: Callable[[str], bool | None] | None = None  # is this MAC on the Wi-Fi now (default: hostapd)
 
 
 def build_firewall(settings: Settings, store: Store, clock: Callable[[], float]) -> Firewall:
@@ -41,9 +42,23 @@ def build_firewall(settings: Settings, store: Store, clock: Callable[[], float])
     if settings.firewall.backend == "none":
         return RecordingFirewall(store, clock)
     if os.geteuid() == 0:
-        lan = NetworkPlan.from_settings(settings).lan.network
-        return NftablesFirewall(NftRunner(), lan, clock)
+        plan = NetworkPlan.from_settings(settings)
+        return NftablesFirewall(NftRunner(), plan.lan.network, clock, plan.lan_interface)
     return PrivilegedFirewall(settings.firewall.helper_socket)
+
+
+def hostapd_client_dir(settings: Settings) -> str:
+    """Where the kiosk binds its end of hostapd's control socket: a folder hostapd (root) can reach."""
+    return settings.network.hostapd_client_dir or os.path.dirname(os.path.abspath(settings.store.path))
+
+
+def _associated_of(settings: Settings) -> Callable[[str], bool | None] | None:
+    """Only a device on the Wi-Fi now is granted, when the kit follows hostapd."""
+    if not settings.network.hostapd_control:
+        return None
+    from kiosk.services.association import station_lookup
+
+    return station_lookup(settings.network.hostapd_control, hostapd_client_dir(settings))
 
 
 def _nat_ports_of(settings: Settings) -> Callable[[str | None], str | None]:
@@ -92,5 +107,7 @@ class Kit:
         access = AccessService(store, adapters.firewall, Limits.from_settings(settings),
                                settings.access.trusted_macs, adapters.clock,
                                trusted_networks=(staff.staff_address,) if staff.staff_interface else (),
-                               nat_ports=_nat_ports_of(settings))
+                               nat_ports=_nat_ports_of(settings),
+                               associated=adapters.associated or _associated_of(settings),
+                               month_cap=uplink)
         return cls(settings, store, adapters, access, uplink)

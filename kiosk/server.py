@@ -1,15 +1,29 @@
-"""``kiosk serve``: both listeners in one waitress process, plus the periodic access checks."""
+"""``kiosk serve``: the portal on granian, with the dashboard and the periodic access checks beside it.
+
+The portal is what every phone that joins hammers (OS probes, the landing page), so it runs on granian, whose
+HTTP side is written in Rust: bench/portal.py measured it several times faster than waitress on one core.
+This process builds the apps (a bad settings or questionnaire file stops it here, before anything listens),
+reconciles the firewall, then becomes granian's supervisor: granian forks one worker, which inherits the
+built apps, serves the portal on ``portal.threads`` threads and also runs the dashboard (waitress: few
+requests, and its listener must bind to the staff address before that network exists, see kiosk.listeners)
+and the housekeeper. The supervisor starts no thread of its own before the fork, and closes its store
+connection, so the worker inherits no lock and no SQLite connection in use. If the worker dies, granian
+starts another; SIGTERM stops both.
+"""
 
 from __future__ import annotations
 
 import logging
-import signal
+import multiprocessing
 import threading
+from collections.abc import Callable
+from functools import partial
 
 from waitress.server import create_server
 
-from kiosk.listeners import bind_listener
+from kiosk.listeners import bind_listener, split_listen
 from kiosk.services import connections, survey
+from kiosk.settings import Settings
 from kiosk.web.app import Apps
 
 log = logging.getLogger("kiosk.serve")
@@ -55,30 +69,46 @@ class Housekeeper(threading.Thread):
         self._stop.set()
 
 
+def portal_server(settings: Settings):
+    """granian for the portal's listener: one worker process, ``portal.threads`` threads running the app."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+
+    host, port = split_listen(settings.portal.listen)
+    bind_listener(settings.portal.listen).close()  # a clear sentence now for an address or port that cannot be used
+    return Granian(
+        target="kiosk.server",  # only named in granian's log lines: the worker's app comes from the loader
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=1,
+        blocking_threads=settings.portal.threads,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=1024,
+        respawn_failed_workers=True,
+        log_access=False,
+    )
+
+
+def _start_worker(apps: Apps) -> Callable:
+    """In granian's worker, once forked: the dashboard and the housekeeper start here, then the portal."""
+    settings = apps.kit.settings
+    dashboard = create_server(apps.dashboard, sockets=[bind_listener(settings.dashboard.listen)], threads=2,
+                              ident="kiosk", clear_untrusted_proxy_headers=True)
+    threading.Thread(target=dashboard.run, name="kiosk-dashboard", daemon=True).start()
+    Housekeeper(apps).start()
+    return apps.portal
+
+
 def serve(apps: Apps) -> None:
     settings = apps.kit.settings
     granted = apps.kit.access.reconcile()
     log.info("firewall %s reconciled with %d grant(s)", apps.kit.adapters.firewall.name, granted)
-    socket_map: dict = {}
-    portal = create_server(apps.portal, map=socket_map, sockets=[bind_listener(settings.portal.listen)],
-                           threads=settings.portal.threads, ident="kiosk", clear_untrusted_proxy_headers=True)
-    dashboard = create_server(apps.dashboard, map=socket_map, sockets=[bind_listener(settings.dashboard.listen)],
-                              threads=2, ident="kiosk", clear_untrusted_proxy_headers=True)
-    housekeeper = Housekeeper(apps)
-    housekeeper.start()
-
-    def stop(signum, _frame) -> None:
-        log.info("signal %d: stopping", signum)
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
+    portal = portal_server(settings)
+    bind_listener(settings.dashboard.listen).close()
+    apps.kit.store.close()  # the worker opens its own connections
+    multiprocessing.set_start_method("fork", force=True)  # Python 3.14 would pick forkserver: see above
     print(f"kiosk: portal on {settings.portal.listen}, dashboard on {settings.dashboard.listen} "
           f"(firewall: {apps.kit.adapters.firewall.name}, store: {apps.kit.store.path})", flush=True)
-    try:
-        portal.run()  # the shared socket map makes this loop serve the dashboard too
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        housekeeper.stop()
-        portal.close()
-        dashboard.close()
+    portal.serve(target_loader=partial(_start_worker, apps), wrap_loader=False)  # until SIGTERM or SIGINT

@@ -306,16 +306,25 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("access", "session_minutes", SESSION_MINUTES, 120,
             "Length of an internet session after accepting the charter."),
     Setting("access", "idle_minutes", POSITIVE, 30, "A session with no traffic for this long ends."),
-    Setting("access", "quota_mb", COUNT, 500, "Data allowed per session, in megabytes; 0 means no limit."),
+    Setting("access", "quota_mb", COUNT, 500, "Data allowed per session, in megabytes; 0 means no limit. "
+            "Enforced by the firewall itself (a kernel quota per phone), uploads and downloads together."),
     Setting("access", "trusted_macs", MACS, [],
             "Devices always allowed without the portal (the kit's own tablets), by MAC address."),
     Setting("access", "check_seconds", POSITIVE, 15,
-            "How often expiry, idle time and quotas are checked."),
+            "How often expiry, idle time and used-up quotas are checked and recorded (the firewall cuts a quota "
+            "by itself)."),
     Setting("connections", "retention_days", POSITIVE, 365,
             "Days the connection log (device, IP, times, bytes) is kept for lawful requests, then purged."),
     Setting("network", "dhcp_leases", PATH, "/var/lib/misc/dnsmasq.leases",
             "dnsmasq's lease file, read to learn a client's MAC address."),
     Setting("network", "lan_interface", INTERFACE, "wlan0", "Interface of the participants' Wi-Fi."),
+    Setting("network", "hostapd_control", PATH, "",
+            "hostapd's control socket of the participants' Wi-Fi (/run/hostapd/wlan0). When set, only a device "
+            "on the Wi-Fi now is granted, and `kiosk network follow-hostapd` ends a session when its phone "
+            "leaves; empty: the kit does not follow the Wi-Fi (development, an external access point)."),
+    Setting("network", "hostapd_client_dir", PATH, "",
+            "Folder where the kiosk binds its own end of hostapd's control socket (hostapd must reach it, so "
+            "not a private /tmp); empty means the store's folder."),
     Setting("network", "wan_interface", INTERFACE, "wwan0",
             "Interface of the uplink (4G modem, HiLink dongle, tethered phone)."),
     Setting("network", "lan_address", IPV4_INTERFACE, "10.42.0.1/24",
@@ -337,6 +346,9 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("wifi", "ssid", SSID, "Point numerique", "Name of the participants' Wi-Fi (open network)."),
     Setting("wifi", "country", COUNTRY, "FR", "Country whose radio rules apply."),
     Setting("wifi", "channel", CHANNEL, 6, "2.4 GHz channel."),
+    Setting("wifi", "control_group", TEXT, "",
+            "Group allowed on hostapd's control socket (ctrl_interface_group): the kiosk's service user's, so "
+            "the kit can follow who is on the Wi-Fi; empty: root only."),
     Setting("wifi", "staff_ssid", SSID, "",
             "Name of the mediators' WPA2 network, on the radio of network.staff_interface; empty for none."),
     Setting("wifi", "staff_channel", CHANNEL, 11,
@@ -348,7 +360,10 @@ DECLARATIONS: tuple[Setting, ...] = (
     Setting("uplink", "check_url", URL, "http://connectivitycheck.gstatic.com/generate_204",
             "Address fetched to check the internet answers; it must answer 204 or 200."),
     Setting("uplink", "check_minutes", POSITIVE, 5, "At most one internet check per this many minutes."),
-    Setting("uplink", "monthly_cap_mb", COUNT, 0, "Data allowed on the uplink per month, in megabytes; 0 means none."),
+    Setting("uplink", "monthly_cap_mb", COUNT, 0, "Data allowed on the uplink per month, in megabytes; 0 means "
+            "none. The firewall holds what is left of it for all participants together: once spent, their "
+            "internet stops at once (even with the kit stopped), open sessions end with reason `cap` and the "
+            "portal refuses new ones until the 1st of next month; the portal, DNS and offline services stay on."),
     Setting("uplink", "warn_percent", PERCENT, 80, "Warn when this share of the monthly cap is used."),
     Setting("uplink", "mmcli", PATH, "mmcli", "ModemManager's command-line client."),
     Setting("fleet", "hub", TEXT, "",

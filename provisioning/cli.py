@@ -102,12 +102,16 @@ def cmd_enroll_linux(args: argparse.Namespace) -> int:
 
 def cmd_enroll_android(args: argparse.Namespace) -> int:
     tablets = _tablets(args)
-    device = tablets.enroll_android(args.name, serial=args.serial, address=args.address)
+    device = tablets.enroll_android(args.name, serial=args.serial, address=args.address, keep_users=args.keep_user)
     details = device.details
     kind = (f"up to {details['max_users']} users: each participant gets a throwaway user (complete wipe)"
             if details["multi_user"] else
             "single user: wipes clear the listed apps and shared folders only (PARTIAL wipe)")
     print(f"{device.name}: Android {details['android_version']} (SDK {details['sdk']}), {details['model']}; {kind}")
+    for record in details.get("kept_users", []):
+        who = "the owner (user 0)" if record["id"] == 0 else f"user {record['id']}"
+        print(f"{device.name}: {who} kept with {len(record['packages'])} app(s) and {len(record['accounts'])} "
+              "account(s); anything added is reported at every wipe")
     return _first_wipe(args, tablets, device)
 
 
@@ -230,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = droid.add_mutually_exclusive_group(required=True)
     where.add_argument("--serial", help="USB serial, as `adb devices` shows it")
     where.add_argument("--address", metavar="HOST:PORT", help="ADB over TCP (after `adb tcpip` or `adb pair`)")
+    droid.add_argument("--keep-user", metavar="ID", action="append", default=[],
+                       help="a user besides the owner allowed to remain (its id, or its exact name); repeat for "
+                       "several. Its apps and accounts are recorded and checked at every wipe")
     droid.add_argument("--no-wipe", action="store_true", help="do not run the first wipe now")
 
     add(tablets, "list", cmd_list, "every tablet, its status and why").add_argument(

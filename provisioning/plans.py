@@ -187,11 +187,22 @@ class AndroidUserPlan(AndroidPlan):
     def steps(self) -> list[Step]:
         return [Step("owner", "switching back to the owner (user 0)",
                      lambda t: t.switch_to(0, "switching back to the owner")),
-                Step("users", "removing the participant's user", self._remove_users)]
+                Step("users", "removing the participant's user", self._remove_users),
+                Step("apps", "removing apps installed since enrollment", self._remove_apps)]
+
+    @property
+    def records(self) -> list[dict[str, Any]] | None:
+        return self.device.details.get("kept_users")
 
     def _remove_users(self, tablet: android.AndroidTablet) -> None:
         for user in android.unexpected_users(tablet.users(), self.baseline):
             tablet.remove_user(user)
+
+    def _remove_apps(self, tablet: android.AndroidTablet) -> None:
+        # Accounts and screen locks cannot be changed from the shell: the verification reports them.
+        for record in self.records or []:
+            for package in sorted(set(tablet.third_party_packages(record["id"])) - set(record["packages"])):
+                tablet.uninstall(record["id"], package)
 
     def verify(self, tablet: android.AndroidTablet) -> Verdict:
         # An ephemeral user is removed in the background once switched away from: give it the step timeout.
@@ -206,11 +217,15 @@ class AndroidUserPlan(AndroidPlan):
             found.append(f"{len(leftover)} user(s) besides the enrolled ones still on the tablet")
         if tablet.current_user() != 0:
             found.append("the tablet is not back on its owner (user 0)")
+        found.extend(android.record_findings(tablet, self.records))
         return Verdict(found)
 
     def lend(self, tablet: android.AndroidTablet) -> dict[str, Any]:
         if android.unexpected_users(tablet.users(), self.baseline):
             raise StepFailed("the tablet has users besides the enrolled ones: wipe it before lending")
+        findings = android.record_findings(tablet, self.records)
+        if findings:
+            raise StepFailed("not clean, so not lent: " + "; ".join(findings))
         user = tablet.create_participant()
         tablet.skip_setup(user)
         for package in self.apps:

@@ -177,7 +177,10 @@ class Tablets:
         return self.inventory.transition(name, WIPING, "golden skeleton re-read: wipe pending",
                                          (READY, WIPING, ATTENTION))
 
-    def enroll_android(self, name: str, *, serial: str | None = None, address: str | None = None) -> Device:
+    def enroll_android(self, name: str, *, serial: str | None = None, address: str | None = None,
+                       keep_users: Iterable[str] = ()) -> Device:
+        """Record the tablet, the users allowed to remain (the owner and `keep_users`), their third-party apps
+        and accounts. Any other user is refused, except a participant's left over from a lend."""
         self._refuse_if_lent(name)
         if bool(serial) == bool(address):
             raise UsageError("give --serial (USB) or --address HOST:PORT (ADB over TCP)")
@@ -189,10 +192,19 @@ class Tablets:
         sdk = int(sdk_text) if sdk_text.isdigit() else 0
         max_users = tablet.max_users()
         users = tablet.users()
-        baseline = [user.id for user in users if user.id == 0 or user.name != android.PARTICIPANT_NAME]
         strategy = android.choose_strategy(max_users, sdk)
         details = {"android_version": version, "sdk": sdk, "model": tablet.prop("ro.product.model"),
-                   "max_users": max_users, "multi_user": strategy == "android-user", "baseline_users": baseline}
+                   "max_users": max_users, "multi_user": strategy == "android-user"}
+        if strategy == "android-user":
+            kept = android.keepable(users, keep_users)
+            strangers = [user.id for user in users if user.id not in kept and user.name != android.PARTICIPANT_NAME]
+            if strangers:
+                raise UsageError(f"user(s) {', '.join(map(str, strangers))} on the tablet: keep them with "
+                                 "--keep-user ID (their apps and accounts are recorded and checked at every wipe) "
+                                 "or remove them on the tablet first; the first wipe would delete their data")
+            details.update(baseline_users=kept, kept_users=android.user_records(tablet, kept))
+        elif keep_users:
+            raise UsageError("--keep-user needs a tablet that allows several users")
         return self.inventory.enroll(name, "android", strategy, details, address=address, serial=serial)
 
     # --- lending -------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ def render(plan: NetworkPlan) -> str:
         f"interface={plan.lan_interface}",
         "driver=nl80211",
         "ctrl_interface=/run/hostapd",
+        *(["# The kiosk follows who joins and leaves (kiosk network follow-hostapd).",
+           f"ctrl_interface_group={plan.control_group}"] if plan.control_group else []),
         "utf8_ssid=1",
         f"ssid={plan.ssid}",
         f"country_code={plan.country}",

@@ -29,6 +29,7 @@ class NetworkPlan:
     staff_channel: int
     staff_psk_file: str
     dashboard_port: int
+    control_group: str = ""
     fleet_hub: tuple[str, ...] = ()  # the fleet hub's addresses: the kit talks to it, participants never
 
     @property
@@ -64,6 +65,7 @@ class NetworkPlan:
             staff_channel=wifi.staff_channel,
             staff_psk_file=wifi.staff_psk_file,
             dashboard_port=int(settings.dashboard.listen.rpartition(":")[2]),
+            control_group=wifi.control_group,
             fleet_hub=fleet_hub_addresses(settings),
         )
 

@@ -2,7 +2,20 @@
 
 The table owns only itself: loading it deletes and recreates `inet kiosk` and touches no other table.
 Grants are elements of sets with a timeout, so an expired session closes even if the kit is not running,
-and each element carries a counter that feeds the data quota.
+and each element carries a counter that records what the device used.
+
+The data quota is the kernel's: each granted address gets a named quota object (`q_10_42_0_23`), reached
+through the `session_quotas` map from the forward chain, which drops the device's packets in both
+directions once its budget is spent, within a packet of the limit, whether the kit is busy or stopped.
+Named objects rather than a `quota` on a set element: nft 1.0.6 (Debian 12) cannot give a set element a
+stateful quota that survives its element being added again, while a named quota can be read (`used`),
+replaced and deleted on its own, and is shared by the upload and download rules through one map.
+
+The uplink's monthly cap is the kernel's too: one named quota `month_cap` holding what is left of this
+month's cap, reached through the `month_caps` map keyed by the participants' interface, so every phone's
+traffic through the uplink (both directions) is dropped once it is spent. No cap: the map is empty and the
+rules match nothing. Traffic with the kit itself (portal, DNS, offline services) is not forwarded and never
+counts.
 """
 
 from __future__ import annotations
@@ -14,12 +27,15 @@ import subprocess
 from collections.abc import Sequence
 
 from kiosk.adapters import natports
-from kiosk.adapters.firewall import Client, FirewallError, Grant
+from kiosk.adapters.firewall import Client, FirewallError, Grant, QuotaReading
 from kiosk.adapters.netplan import NetworkPlan
 
 TABLE = "inet kiosk"
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 MAX_TIMEOUT_S = 7 * 86_400
+MAX_QUOTA_BYTES = 10**15  # a petabyte: more than any uplink carries, small enough for nft's 64-bit counter
+QUOTA_PREFIX = "q_"
+MONTH_CAP = "month_cap"
 
 
 def render_ruleset(plan: NetworkPlan) -> str:
@@ -50,7 +66,7 @@ table inet kiosk
 delete table inet kiosk
 
 table inet kiosk {{
-    # Phones that accepted the charter: (MAC, IPv4) with the session's timeout; counters feed the quota.
+    # Phones that accepted the charter: (MAC, IPv4) with the session's timeout; counters record their use.
     set allowed {{ type ether_addr . ipv4_addr; flags timeout; counter; }}
     # The same phones by address, to count what they download.
     set allowed_ips {{ type ipv4_addr; flags timeout; counter; }}
@@ -58,6 +74,11 @@ table inet kiosk {{
     set allowed_macs {{ type ether_addr; flags timeout; counter; }}
     # Addresses of walled-garden domains, filled by the captive resolver (dnsmasq nftset=).
     set walled_garden {{ type ipv4_addr; flags timeout; timeout 1h; }}
+    # Each granted address's data quota: a named quota object `q_<address>` (filled by the kit).
+    map session_quotas {{ type ipv4_addr : quota; flags timeout; }}
+    # What is left of the uplink's monthly cap for all participants together: `"{lan}" : "month_cap"`,
+    # set by the kit at start and when the month turns; empty when there is no cap.
+    map month_caps {{ type ifname : quota; }}
 
     chain antispoof {{
         type filter hook prerouting priority raw; policy accept;
@@ -112,6 +133,13 @@ table inet kiosk {{
         iifname "{lan}" oifname "{lan}" reject with icmpx admin-prohibited
         # Nor the uplink's own private side: a HiLink dongle's admin page, a tethered phone, a venue LAN.
         iifname "{lan}" ip daddr {{ {private} }} reject with icmpx admin-prohibited{hub}
+        # The session's data quota, both directions in one budget: past it, dropped by the kernel itself.
+        # Traffic with the kit (portal, DNS) goes through the input chain and never counts.
+        iifname "{lan}" oifname "{wan}" quota name ip saddr map @session_quotas drop
+        iifname "{wan}" oifname "{lan}" quota name ip daddr map @session_quotas drop
+        # The uplink's monthly cap, every participant together: past it, nothing more goes out or comes in.
+        iifname "{lan}" oifname "{wan}" quota name iifname map @month_caps drop
+        iifname "{wan}" oifname "{lan}" quota name oifname map @month_caps drop
         iifname "{lan}" oifname "{wan}" ether saddr . ip saddr @allowed accept
         iifname "{lan}" oifname "{wan}" ether saddr @allowed_macs accept
         # Accepts what the next rule accepts too: it is here to count each phone's downloads.
@@ -162,6 +190,18 @@ def _check_client(client: Client, lan: ipaddress.IPv4Network | None) -> None:
         raise FirewallError(f"no MAC address known for {client.ip}: is the device connected to the kit's Wi-Fi?")
 
 
+def quota_name(ip: str) -> str:
+    return QUOTA_PREFIX + ip.replace(".", "_")
+
+
+def _check_budget(grant: Grant) -> None:
+    budget = grant.quota_bytes
+    if budget is None:
+        return
+    if not isinstance(budget, int) or isinstance(budget, bool) or not 1 <= budget <= MAX_QUOTA_BYTES:
+        raise FirewallError(f"a data quota is a whole number of bytes from 1 to {MAX_QUOTA_BYTES}: {budget!r}")
+
+
 def _timeout(grant: Grant, now: float) -> str:
     if grant.expires_at is None:
         return ""
@@ -173,9 +213,18 @@ def _timeout(grant: Grant, now: float) -> str:
 
 def grant_commands(grant: Grant, now: float) -> list[str]:
     client, timeout = grant.client, _timeout(grant, now)
+    _check_budget(grant)
     if client.ip is None:
+        # No kernel quota by MAC: the forward hook runs before a download's Ethernet header is written.
         return [f"add element {TABLE} allowed_macs {{ {client.mac}{timeout} }}"]
-    return [f"add element {TABLE} allowed {{ {client.mac} . {client.ip}{timeout} }}",
+    commands = []
+    if grant.quota_bytes is not None:
+        # `add` on an existing quota changes its budget and keeps what it has counted: granting an open
+        # session again (a second tap on "accept") gives it no fresh budget.
+        name = quota_name(client.ip)
+        commands += [f"add quota {TABLE} {name} {{ over {grant.quota_bytes} bytes }}",
+                     f'add element {TABLE} session_quotas {{ {client.ip}{timeout} : "{name}" }}']
+    return [*commands, f"add element {TABLE} allowed {{ {client.mac} . {client.ip}{timeout} }}",
             f"add element {TABLE} allowed_ips {{ {client.ip}{timeout} }}"]
 
 
@@ -189,7 +238,66 @@ def revoke_commands(client: Client) -> list[str]:
     for set_name, value in element:
         commands += [f"add element {TABLE} {set_name} {{ {value} timeout 1s }}",
                      f"delete element {TABLE} {set_name} {{ {value} }}"]
+    if client.ip is not None:
+        # The quota goes too, so the address's next session starts from zero.
+        name = quota_name(client.ip)
+        commands += [f"add quota {TABLE} {name} {{ over 1 bytes }}",
+                     f'add element {TABLE} session_quotas {{ {client.ip} timeout 1s : "{name}" }}',
+                     f'delete element {TABLE} session_quotas {{ {client.ip} }}',
+                     f"delete quota {TABLE} {name}"]
     return commands
+
+
+def month_cap_commands(lan_interface: str, budget: int | None) -> list[str]:
+    """The monthly cap's quota made anew (counting from zero) with ``budget`` bytes; None: no cap."""
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool)
+                               or not 1 <= budget <= MAX_QUOTA_BYTES):
+        raise FirewallError(f"a monthly cap is a whole number of bytes from 1 to {MAX_QUOTA_BYTES}: {budget!r}")
+    # Deleting what is missing fails the whole batch: make sure both exist, then delete them.
+    commands = [f"add quota {TABLE} {MONTH_CAP} {{ over 1 bytes }}",
+                f'add element {TABLE} month_caps {{ "{lan_interface}" : "{MONTH_CAP}" }}',
+                f'delete element {TABLE} month_caps {{ "{lan_interface}" }}',
+                f"delete quota {TABLE} {MONTH_CAP}"]
+    if budget is not None:
+        commands += [f"add quota {TABLE} {MONTH_CAP} {{ over {budget} bytes }}",
+                     f'add element {TABLE} month_caps {{ "{lan_interface}" : "{MONTH_CAP}" }}']
+    return commands
+
+
+def parse_month_cap(listing: dict) -> QuotaReading | None:
+    """The monthly cap's kernel quota, when it is mapped (a cap is set)."""
+    reading = mapped = None
+    for item in listing.get("nftables", []):
+        quota = item.get("quota")
+        if quota and quota.get("table") == "kiosk" and quota.get("name") == MONTH_CAP:
+            reading = QuotaReading(int(quota.get("used", 0)), int(quota.get("bytes", 0)))
+        nft_map = item.get("map")
+        if nft_map and nft_map.get("table") == "kiosk" and nft_map.get("name") == "month_caps":
+            mapped = any(isinstance(entry, list) and entry[1:] == [MONTH_CAP] for entry in nft_map.get("elem", []))
+    return reading if mapped else None
+
+
+def parse_quotas(listing: dict) -> dict[str, QuotaReading]:
+    """Each mapped address's kernel quota from `nft -j list table inet kiosk`."""
+    objects: dict[str, QuotaReading] = {}
+    names: dict[str, str] = {}
+    for item in listing.get("nftables", []):
+        quota = item.get("quota")
+        if quota and quota.get("table") == "kiosk":
+            objects[quota["name"]] = QuotaReading(int(quota.get("used", 0)), int(quota.get("bytes", 0)))
+        nft_map = item.get("map")
+        if nft_map and nft_map.get("table") == "kiosk" and nft_map.get("name") == "session_quotas":
+            for key, name in (entry for entry in nft_map.get("elem", []) if isinstance(entry, list)):
+                ip = key.get("elem", {}).get("val") if isinstance(key, dict) else key
+                if isinstance(ip, str) and isinstance(name, str):
+                    names[ip] = name
+    return {ip: objects[name] for ip, name in names.items() if name in objects}
+
+
+def quota_objects(listing: dict) -> list[str]:
+    """The names of the kit's session quotas in a listing, mapped or not."""
+    return [item["quota"]["name"] for item in listing.get("nftables", [])
+            if item.get("quota", {}).get("table") == "kiosk" and item["quota"]["name"].startswith(QUOTA_PREFIX)]
 
 
 def parse_counters(listing: dict) -> dict[Client, int]:
@@ -260,10 +368,11 @@ class NftablesFirewall:
     name = "nftables"
     counts_traffic = True
 
-    def __init__(self, runner: NftRunner, lan: ipaddress.IPv4Network | None, clock) -> None:
+    def __init__(self, runner: NftRunner, lan: ipaddress.IPv4Network | None, clock, lan_interface: str) -> None:
         self._runner = runner
         self._lan = lan
         self._clock = clock
+        self._lan_interface = lan_interface
 
     def grant(self, grant: Grant) -> None:
         _check_client(grant.client, self._lan)
@@ -276,9 +385,21 @@ class NftablesFirewall:
     def counters(self) -> dict[Client, int]:
         return parse_counters(self._runner.list_table())
 
+    def quotas(self) -> dict[str, QuotaReading]:
+        return parse_quotas(self._runner.list_table())
+
+    def set_month_cap(self, budget: int | None) -> None:
+        self._runner.apply(month_cap_commands(self._lan_interface, budget))
+
+    def month_cap(self) -> QuotaReading | None:
+        return parse_month_cap(self._runner.list_table())
+
     def reconcile(self, grants: list[Grant]) -> None:
+        """Each grant's quota is made anew with the budget it carries (what its session has left)."""
         now = self._clock()
+        stale = quota_objects(self._runner.list_table())
         commands = [f"flush set {TABLE} {name}" for name in ("allowed", "allowed_ips", "allowed_macs")]
+        commands += [f"flush map {TABLE} session_quotas", *(f"delete quota {TABLE} {name}" for name in stale)]
         for grant in grants:
             try:
                 _check_client(grant.client, self._lan)

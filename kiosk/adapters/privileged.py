@@ -1,8 +1,9 @@
 """The narrow privileged path. The web process is not root; a small helper that is (started by systemd as
 `kiosk privileged serve`) changes the firewall for it over a Unix socket, and sets the clock.
 
-The helper knows four firewall operations — grant, revoke, counters, reconcile — whose arguments are checked
-(MAC and IPv4 formats, LAN addresses only, bounded timeouts) before they become nft set elements, and
+The helper knows seven firewall operations — grant, revoke, counters, quotas, reconcile, set_month_cap and
+month_cap — whose arguments are checked (MAC and IPv4 formats, LAN addresses only, bounded timeouts and byte
+budgets) before they become nft set elements and quota objects, and
 ``set_clock``, which takes one epoch checked against sane bounds (kiosk.adapters.clock). There is no way to
 pass a command, a path or raw nft text, and only the users named at start may connect (checked with
 SO_PEERCRED).
@@ -21,13 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.adapters.clock import ClockError, check_epoch, set_system_clock
-from kiosk.adapters.firewall import Client, FirewallError, Grant
-from kiosk.adapters.nftables import NftablesFirewall
+from kiosk.adapters.firewall import Client, FirewallError, Grant, QuotaReading
+from kiosk.adapters.nftables import MAX_QUOTA_BYTES, NftablesFirewall
 
 log = logging.getLogger("kiosk.privileged")
 MAX_REQUEST_BYTES = 1 << 20
 REQUEST_SECONDS = 10
-OPERATIONS = ("grant", "revoke", "counters", "reconcile", "set_clock")
+OPERATIONS = ("grant", "revoke", "counters", "quotas", "reconcile", "set_month_cap", "month_cap", "set_clock")
 ClockSetter = Callable[[float], None]
 
 
@@ -45,12 +46,25 @@ def _client(data: object) -> Client:
 
 
 def _grant(data: object) -> Grant:
-    if not isinstance(data, dict) or set(data) - {"ip", "mac", "expires_at"}:
-        raise RequestError("a grant is {ip, mac, expires_at}")
+    if not isinstance(data, dict) or set(data) - {"ip", "mac", "expires_at", "quota_bytes"}:
+        raise RequestError("a grant is {ip, mac, expires_at, quota_bytes}")
     expires_at = data.get("expires_at")
     if expires_at is not None and (not isinstance(expires_at, int) or isinstance(expires_at, bool)):
         raise RequestError("expires_at must be an integer or null")
-    return Grant(_client({key: data.get(key) for key in ("ip", "mac")}), expires_at)
+    budget = data.get("quota_bytes")
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool)
+                               or not 1 <= budget <= MAX_QUOTA_BYTES):
+        raise RequestError(f"quota_bytes must be a whole number of bytes from 1 to {MAX_QUOTA_BYTES}, or null")
+    return Grant(_client({key: data.get(key) for key in ("ip", "mac")}), expires_at, budget)
+
+
+def _month_budget(data: object) -> int | None:
+    budget = data.get("bytes") if isinstance(data, dict) and set(data) == {"bytes"} else False
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool)
+                               or not 1 <= budget <= MAX_QUOTA_BYTES):
+        raise RequestError(f"set_month_cap takes {{bytes}}: a whole number of bytes from 1 to {MAX_QUOTA_BYTES}, "
+                           "or null for no cap")
+    return budget
 
 
 def _epoch(data: object) -> float:
@@ -83,6 +97,14 @@ def handle(firewall: NftablesFirewall, request: object, set_clock: ClockSetter =
         return None
     if op == "counters":
         return [[client.ip, client.mac, count] for client, count in firewall.counters().items()]
+    if op == "quotas":
+        return [[ip, reading.used, reading.budget] for ip, reading in firewall.quotas().items()]
+    if op == "set_month_cap":
+        firewall.set_month_cap(_month_budget(args))
+        return None
+    if op == "month_cap":
+        reading = firewall.month_cap()
+        return None if reading is None else [reading.used, reading.budget]
     if not isinstance(args, list) or len(args) > 10_000:
         raise RequestError("reconcile takes a list of at most 10000 grants")
     firewall.reconcile([_grant(item) for item in args])
@@ -203,7 +225,7 @@ class PrivilegedFirewall:
         return reply.get("result")
 
     def grant(self, grant: Grant) -> None:
-        self._call("grant", {"ip": grant.client.ip, "mac": grant.client.mac, "expires_at": grant.expires_at})
+        self._call("grant", _grant_args(grant))
 
     def revoke(self, client: Client) -> None:
         self._call("revoke", {"ip": client.ip, "mac": client.mac})
@@ -212,9 +234,24 @@ class PrivilegedFirewall:
         result = self._call("counters") or []
         return {Client(ip, mac): int(count) for ip, mac, count in result}
 
+    def quotas(self) -> dict[str, QuotaReading]:
+        result = self._call("quotas") or []
+        return {ip: QuotaReading(int(used), int(budget)) for ip, used, budget in result}
+
     def reconcile(self, grants: list[Grant]) -> None:
-        self._call("reconcile", [{"ip": g.client.ip, "mac": g.client.mac, "expires_at": g.expires_at}
-                                 for g in grants])
+        self._call("reconcile", [_grant_args(grant) for grant in grants])
+
+    def set_month_cap(self, budget: int | None) -> None:
+        self._call("set_month_cap", {"bytes": budget})
+
+    def month_cap(self) -> QuotaReading | None:
+        result = self._call("month_cap")
+        return None if result is None else QuotaReading(int(result[0]), int(result[1]))
+
+
+def _grant_args(grant: Grant) -> dict[str, object]:
+    return {"ip": grant.client.ip, "mac": grant.client.mac, "expires_at": grant.expires_at,
+            "quota_bytes": grant.quota_bytes}
 
 
 class PrivilegedClock:

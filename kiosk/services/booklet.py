@@ -14,9 +14,11 @@ from kiosk.services.survey import (
     Results,
     Visit,
     claim_nonce,
+    code_digest,
     day_of,
     new_code,
     normalise_code,
+    was_deleted,
 )
 from kiosk.store import Store
 
@@ -88,7 +90,12 @@ class BookletService:
 
     def find(self, text: str | None, client: str) -> Booklet | None:
         """The booklet a code opens, or None (counted as a wrong guess). Raises TooManyTries."""
-        return self.limiter.lookup(client, normalise_code(text, BOOKLET_LENGTH), self._by_code)
+        return self.limiter.lookup(client, normalise_code(text, BOOKLET_LENGTH), self._by_code, self.was_deleted)
+
+    def was_deleted(self, code: str) -> bool:
+        """A booklet with this code existed and was deleted."""
+        with self.store.read() as db:
+            return was_deleted(db, code)
 
     def _by_code(self, code: str) -> Booklet | None:
         with self.store.read() as db:
@@ -118,4 +125,8 @@ class BookletService:
     def delete(self, booklet: Booklet) -> None:
         """The booklet and every visit in it, with their answers (the store cascades)."""
         with self.store.write() as db:
+            codes = [booklet.code] + [row["code"] for row in db.execute(
+                "SELECT resume_code AS code FROM survey_visits WHERE booklet_id = ?", (booklet.id,))]
+            db.executemany("INSERT OR IGNORE INTO deleted_codes (digest) VALUES (?)",
+                           [(code_digest(code),) for code in codes])
             db.execute("DELETE FROM survey_booklets WHERE id = ?", (booklet.id,))

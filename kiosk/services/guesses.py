@@ -1,6 +1,8 @@
 """Limits on guessing resume and booklet codes, kept in memory only (no address is written to disk).
 
-Only a lookup that finds nothing counts as a guess. A code that opens something is always served to a phone
+Only a lookup that finds nothing counts as a guess, and not one of a code that existed and was deleted (its
+address stays on the paper booklet or in a bookmark: opening it again is no guess). A code that opens something
+is always served to a phone
 that is not held back, and to a held-back phone when that phone had opened the same code before it was held
 back (the visit it started, its booklet): guessing elsewhere never locks a person out of their own pages.
 
@@ -68,9 +70,11 @@ class GuessLimiter:
                                   (now - kit_window_s, now)).fetchall()
             self._all.extend(row["at"] for row in rows)
 
-    def lookup(self, client: str, code: str | None, find: Callable[[str], T | None]) -> T | None:
-        """What ``find(code)`` gives (None for a wrong code, counted as a guess). Raises TooManyGuesses when
-        this phone is held back and ``code`` is not one it opened before."""
+    def lookup(self, client: str, code: str | None, find: Callable[[str], T | None],
+               gone: Callable[[str], bool] | None = None) -> T | None:
+        """What ``find(code)`` gives (None for a wrong code, counted as a guess unless ``gone(code)``: it
+        existed and was deleted). Raises TooManyGuesses when this phone is held back and ``code`` is not one
+        it opened before."""
         now = self._clock()
         with self._lock:
             wait = self._wait(client, now)
@@ -85,7 +89,10 @@ class GuessLimiter:
                 self._all.append(now)
                 reserved = True
         found = find(code) if code is not None else None
-        if found is not None:
+        if found is None and reserved and gone is not None and code is not None and gone(code):
+            with self._lock:
+                self._take_back(client, now)
+        elif found is not None:
             with self._lock:
                 if reserved:
                     self._take_back(client, now)

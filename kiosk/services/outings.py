@@ -15,6 +15,7 @@ from kiosk.store import Store
 
 PLACE_KINDS = ("market", "square", "school", "health_centre", "social_centre", "other")
 INSEE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")  # Corsica: 2A/2B
+POSTCODE = re.compile(r"^\d{5}$")  # Corsica's are 20xxx: digits only
 MAX_TEXT = 80
 MAX_MEDIATORS = 120
 
@@ -41,6 +42,7 @@ class Outing:
     mediators: str
     started_at: float
     ended_at: float | None
+    postcode: str = ""
 
     @property
     def open(self) -> bool:
@@ -49,7 +51,7 @@ class Outing:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Outing:
         return cls(row["id"], row["place"], row["commune"], row["insee_code"], row["place_kind"], row["mediators"],
-                   row["started_at"], row["ended_at"])
+                   row["started_at"], row["ended_at"], row["postcode"])
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Draft:
     insee_code: str
     place_kind: str
     mediators: str
+    postcode: str = ""
 
 
 def _clean(text: str | None, limit: int) -> str:
@@ -68,16 +71,17 @@ def _clean(text: str | None, limit: int) -> str:
 
 
 def check_draft(place: str | None, commune: str | None, insee_code: str | None, place_kind: str | None,
-                mediators: str | None) -> Draft:
-    """The outing as typed, cleaned; raises OutingError naming every field to correct."""
+                mediators: str | None, postcode: str | None = None) -> Draft:
+    """The outing as typed, cleaned; raises OutingError naming every field to correct. The postcode is optional."""
     draft = Draft(_clean(place, MAX_TEXT), _clean(commune, MAX_TEXT), _clean(insee_code, 5).upper(),
-                  place_kind or "", _clean(mediators, MAX_MEDIATORS))
+                  place_kind or "", _clean(mediators, MAX_MEDIATORS), _clean(postcode, 5))
     problems = [name for name, ok in (
         ("place", 0 < len(draft.place) <= MAX_TEXT),
         ("commune", 0 < len(draft.commune) <= MAX_TEXT),
         ("insee_code", bool(INSEE_CODE.match(draft.insee_code))),
         ("place_kind", draft.place_kind in PLACE_KINDS),
         ("mediators", len(draft.mediators) <= MAX_MEDIATORS),
+        ("postcode", not draft.postcode or bool(POSTCODE.match(draft.postcode))),
     ) if not ok]
     if problems:
         raise OutingError(problems)
@@ -104,9 +108,10 @@ class OutingService:
             if db.execute("SELECT 1 FROM outings WHERE ended_at IS NULL").fetchone():
                 raise AlreadyOpen
             cursor = db.execute(
-                "INSERT INTO outings (place, commune, insee_code, place_kind, mediators, started_at, boot) "
-                "VALUES (?, ?, ?, ?, ?, ?, (SELECT max(id) FROM clock_boots))",
-                (draft.place, draft.commune, draft.insee_code, draft.place_kind, draft.mediators, self._clock()))
+                "INSERT INTO outings (place, commune, insee_code, place_kind, mediators, started_at, postcode, boot) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT max(id) FROM clock_boots))",
+                (draft.place, draft.commune, draft.insee_code, draft.place_kind, draft.mediators, self._clock(),
+                 draft.postcode))
             row = db.execute("SELECT * FROM outings WHERE id = ?", (cursor.lastrowid,)).fetchone()
         return Outing.from_row(row)
 

@@ -8,8 +8,10 @@ Every write is one synchronous transaction: when the page says "saved", it is on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -174,6 +176,15 @@ def claim_nonce(db, nonce: str, kind: str, result: str, now: float) -> str | Non
     return None
 
 
+def code_digest(code: str) -> str:
+    """What is kept of a deleted booklet's or visit's code: enough to recognise it, not to read it back."""
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def was_deleted(db: sqlite3.Connection, code: str) -> bool:
+    return db.execute("SELECT 1 FROM deleted_codes WHERE digest = ?", (code_digest(code),)).fetchone() is not None
+
+
 class SurveyService:
     def __init__(self, store: Store, library: Library, clock: Callable[[], float],
                  limiter: GuessLimiter | None = None) -> None:
@@ -215,7 +226,13 @@ class SurveyService:
 
     def find(self, text: str | None, client: str) -> Visit | None:
         """The visit a resume code opens, or None (counted as a wrong guess). Raises TooManyTries."""
-        return self.limiter.lookup(client, normalise_code(text, RESUME_LENGTH), self._by_code)
+        return self.limiter.lookup(client, normalise_code(text, RESUME_LENGTH), self._by_code, self._existed)
+
+    def _existed(self, code: str) -> bool:
+        """A visit with this code expired or was deleted with its booklet: opening it again is no guess."""
+        with self.store.read() as db:
+            return db.execute("SELECT 1 FROM survey_visits WHERE resume_code = ?", (code,)).fetchone() is not None \
+                or was_deleted(db, code)
 
     def _by_code(self, code: str) -> Visit | None:
         with self.store.read() as db:

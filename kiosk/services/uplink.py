@@ -324,6 +324,27 @@ class UplinkService:
                                "WHERE day >= ? AND day < ?", (first.isoformat(), next_month.isoformat())).fetchone()[0]
         return today, month
 
+    def cap_month(self) -> str:
+        """This month by the kit's clock ("2026-12"): the firewall's monthly quota is made anew when it turns."""
+        return self._day(self._clock()).strftime("%Y-%m")
+
+    def cap_left(self) -> int | None:
+        """The bytes left of this month's cap (None: no cap), counting what the uplink carried until now:
+        the firewall's own quota holds this for the participants from the kit's start and each month's 1st."""
+        cap = self._config.monthly_cap_bytes
+        if not cap:
+            return None
+        try:
+            self.record_usage()  # what the kernel let through while the kit was stopped counts too
+        except StoreError as problem:
+            log.warning("could not record the uplink's usage: %s", problem)
+        return max(0, cap - self.usage()[1])
+
+    def cap_reached(self) -> bool:
+        """The month's data cap is used up: the portal opens no new sessions until the month turns."""
+        cap = self._config.monthly_cap_bytes
+        return bool(cap) and self.usage()[1] >= cap
+
     # --- the whole picture ----------------------------------------------------------------------
 
     def status(self, check_internet: bool = True) -> UplinkStatus:

@@ -10,7 +10,7 @@ from flask import Flask, g
 from kiosk import probes
 from kiosk.runtime import Kit
 from kiosk.services.secrets import get_or_create
-from kiosk.web import appointment, booklet, dashboard, errors, portal, survey, survey_common
+from kiosk.web import appointment, bidi, booklet, dashboard, errors, portal, survey, survey_common
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.i18n import LANGUAGES, N_, Catalogues
 
@@ -46,6 +46,7 @@ def _new_flask(name: str) -> Flask:
 
 
 def _install_i18n(app: Flask, catalogues: Catalogues) -> None:
+    app.jinja_env.filters.update(isolate=bidi.isolate, ltr=bidi.ltr)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(
         gettext=lambda message: g.translations.gettext(message),

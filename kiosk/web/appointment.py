@@ -30,7 +30,7 @@ def form():
 
 @blueprint.post("")
 def submit():
-    posted = check_token(PURPOSE)
+    check_token(PURPOSE)
     fields = {name: request.form.get(name, "") for name in ("first_name", "contact", "structure", "slot")}
     if any(len(value) > 200 for value in fields.values()):
         raise BadRequest("oversized field")
@@ -43,10 +43,11 @@ def submit():
         problems.append("consent")
     if problems:
         return _form(422, tuple(problems), fields)
-    context().services.appointments.request(posted, checked, g.lang)
-    return redirect(url_for("appointment.done", lang=g.lang), code=303)
+    stored = context().services.appointments.request(checked, g.lang)
+    return redirect(url_for("appointment.done", lang=g.lang, **({"merged": "1"} if stored.merged else {})), code=303)
 
 
 @blueprint.get("/done")
 def done():
-    return page("appointment/done.html", retention_days=context().kit.settings.survey.appointment_retention_days)
+    return page("appointment/done.html", retention_days=context().kit.settings.survey.appointment_retention_days,
+                merged=request.args.get("merged") == "1")

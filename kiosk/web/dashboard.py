@@ -284,7 +284,7 @@ def status():
 
 def install(app: Flask, kit: Kit) -> DashboardContext:
     """Everything the dashboard app needs, from the kit; called by ``kiosk.web.app.build_apps``."""
-    from kiosk.web import dashboard_admin, dashboard_reports, dashboard_work
+    from kiosk.web import dashboard_admin, dashboard_la_coop, dashboard_reports, dashboard_work
 
     context = build_context(kit)
     context.clock.current_boot()  # this boot is registered now, before anything is recorded in it
@@ -312,7 +312,7 @@ def install(app: Flask, kit: Kit) -> DashboardContext:
     app.before_request(_guard)
     app.after_request(_headers)
     for module_blueprint in (blueprint, dashboard_work.blueprint, dashboard_reports.blueprint,
-                             dashboard_admin.blueprint):
+                             dashboard_la_coop.blueprint, dashboard_admin.blueprint):
         app.register_blueprint(module_blueprint)
     errors.install(app, "dashboard/error.html")
     return context

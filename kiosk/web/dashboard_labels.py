@@ -10,13 +10,11 @@ from kiosk.web.i18n import N_
 
 KINDS = {
     "individuel": N_("Individual help"),
-    "demarche": N_("Help with a procedure"),
     "collectif": N_("Group workshop"),
     "information": N_("Quick information"),
 }
 KIND_HINTS = {
-    "individuel": N_("One person, a digital skill"),
-    "demarche": N_("One person, an online procedure"),
+    "individuel": N_("One person: a digital skill or an online procedure"),
     "collectif": N_("Several people at once"),
     "information": N_("A short answer, a few minutes"),
 }
@@ -39,6 +37,7 @@ DIGITAL_THEMES = {
     "creer_avec_le_numerique": N_("Creating with digital tools"),
     "culture_numerique": N_("Digital culture"),
     "intelligence_artificielle": N_("Artificial intelligence"),
+    "aide_aux_demarches_administratives": N_("Help with administrative procedures"),
 }
 PROCEDURE_THEMES = {
     "papiers_elections_citoyennete": N_("Papers, identity, elections"),
@@ -51,6 +50,7 @@ PROCEDURE_THEMES = {
     "justice": N_("Justice"),
     "etrangers_europe": N_("Foreigners' rights"),
     "loisirs_sports_culture": N_("Leisure, sport, culture"),
+    "associations": N_("Associations"),
 }
 MATERIAL = {"ordinateur": N_("Computer"), "telephone": N_("Phone"), "tablette": N_("Tablet"), "autre": N_("Other"),
             "aucun": N_("No device")}
@@ -59,11 +59,14 @@ AUTONOMY = {
     "partiellement_autonome": N_("On their own, with some help"),
     "autonome": N_("On their own"),
 }
+WORKSHOP_LEVELS = {"debutant": N_("Beginner"), "intermediaire": N_("Intermediate"), "avance": N_("Advanced")}
 REFERRALS = {
-    "operateur_ou_organisme_en_charge": N_("The body in charge (CAF, France Travail…)"),
-    "aide_aux_demarches_administratives": N_("Help with procedures (France Services…)"),
     "administration": N_("Administration (town hall, préfecture…)"),
-    "mediation_numerique": N_("Digital help place"),
+    "mediation_numerique": N_("Another digital help place"),
+    "operateur_ou_organisme_en_charge": N_("The body in charge (CAF, France Travail…)"),
+    "aide_sociale": N_("Social help (social centre…)"),
+    "insertion_professionnelle": N_("Finding work (France Travail, mission locale…)"),
+    "aide_aux_demarches_administratives": N_("Help with procedures (France Services…)"),
     "autre": N_("Other"),
 }
 GENDERS = {"masculin": N_("Man"), "feminin": N_("Woman"), "not_given": N_("Not given")}
@@ -107,7 +110,8 @@ TABLET_REASONS = {text: text for text in (
     N_("lent"), N_("being prepared for a participant"), N_("returned: wipe pending"), N_("wipe pending"),
     N_("verified clean"), N_("enrolled: first wipe pending"), N_("retired"), N_("connecting"),
     N_("resuming an interrupted wipe"), N_("switching back to the owner (user 0)"),
-    N_("removing the participant's user"), N_("clearing the listed apps' data"), N_("emptying the shared folders"),
+    N_("removing the participant's user"), N_("removing apps installed since enrollment"),
+    N_("clearing the listed apps' data"), N_("emptying the shared folders"),
     N_("ending the guest's processes"), N_("unmounting removable media"),
     N_("restoring the guest's home from the golden skeleton"),
     N_("removing the guest's files in /tmp, /var/tmp, /dev/shm"),

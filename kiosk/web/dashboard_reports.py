@@ -1,11 +1,12 @@
 """Reports per outing, week and month: a page with charts drawn on the server, a printable version and the
-activity export as CSV with the national tool's columns."""
+activity export as CSV and XLSX in La Coop's columns."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, request
 
 from kiosk.services.activity import export_csv
+from kiosk.services.activity_xlsx import export_xlsx
 from kiosk.services.clock import local_day
 from kiosk.services.reports import UnknownPeriod
 from kiosk.web import dashboard_charts, dashboard_labels
@@ -13,6 +14,7 @@ from kiosk.web.dashboard import ctx, page
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 KINDS = ("outing", "week", "month")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BAND_ORDER = ("beginner", "with_help", "on_my_own", "at_ease", "not_assessed")
 
 
@@ -70,12 +72,19 @@ def report(kind: str, key: str):
     return page(template, report=built, period=period, svg=svg, bands=bands, band_order=BAND_ORDER)
 
 
-@blueprint.get("/<kind>/<key>/activities.csv")
-def activities_csv(kind: str, key: str):
+def _records(kind: str, key: str):
     context = ctx()
     period = _period(kind, key)
-    records = context.reports.records(period)
-    outings = {outing.id: outing for outing in context.outings.recent(10_000)}
-    name = f"activites-{kind}-{key}.csv"
-    return Response(export_csv(records, outings), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return context.reports.records(period), {outing.id: outing for outing in context.outings.recent(10_000)}
+
+
+@blueprint.get("/<kind>/<key>/activities.csv")
+def activities_csv(kind: str, key: str):
+    return Response(export_csv(*_records(kind, key)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="activites-{kind}-{key}.csv"'})
+
+
+@blueprint.get("/<kind>/<key>/activities.xlsx")
+def activities_xlsx(kind: str, key: str):
+    return Response(export_xlsx(*_records(kind, key)), mimetype=XLSX_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="activites-{kind}-{key}.xlsx"'})

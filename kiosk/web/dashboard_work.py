@@ -32,7 +32,7 @@ def outing():
         earlier = context.outings.get(int(source))
         if earlier is not None:
             values = {"place": earlier.place, "commune": earlier.commune, "insee_code": earlier.insee_code,
-                      "place_kind": earlier.place_kind, "mediators": earlier.mediators}
+                      "place_kind": earlier.place_kind, "mediators": earlier.mediators, "postcode": earlier.postcode}
     return page("dashboard/outing.html", values=values, problems=[], places=context.outings.recent_places())
 
 
@@ -40,7 +40,8 @@ def outing():
 def outing_start():
     context = ctx()
     form = request.form
-    values = {name: form.get(name, "") for name in ("place", "commune", "insee_code", "place_kind", "mediators")}
+    values = {name: form.get(name, "") for name in ("place", "commune", "insee_code", "place_kind", "mediators",
+                                                         "postcode")}
     try:
         draft = check_draft(**values)
         context.outings.start(draft)
@@ -74,9 +75,12 @@ def _form_values() -> dict[str, object]:
     form = request.form
     return {"kind": form.get("kind"), "duration": form.get("duration"), "themes": form.getlist("themes"),
             "procedure_themes": form.getlist("procedure_themes"), "participants": form.get("participants"),
-            "material": form.getlist("material"), "autonomy": form.get("autonomy"), "referral": form.get("referral"),
+            "material": form.getlist("material"), "autonomy": form.get("autonomy"),
+            "workshop_level": form.get("workshop_level"), "referral": form.get("referral"),
             "workshop_title": form.get("workshop_title"), "gender": form.get("gender"),
-            "age_band": form.get("age_band"), "social_status": form.get("social_status")}
+            "age_band": form.get("age_band"), "social_status": form.get("social_status"),
+            "group_counts": {code: form.get(f"count_{code}") for codes in vocabulary.GROUP_LISTS for code in codes
+                             if f"count_{code}" in form}}
 
 
 @blueprint.get("/activity")
@@ -102,9 +106,11 @@ def activity_save():
     try:
         entry = check_entry(values["kind"], values["duration"], values["themes"], values["procedure_themes"],
                             participants=values["participants"], material=values["material"],
-                            autonomy=values["autonomy"], referral=values["referral"],
+                            autonomy=values["autonomy"], workshop_level=values["workshop_level"],
+                            referral=values["referral"],
                             workshop_title=values["workshop_title"], gender=values["gender"],
-                            age_band=values["age_band"], social_status=values["social_status"])
+                            age_band=values["age_band"], social_status=values["social_status"],
+                            group_counts=values["group_counts"])
     except Tampered:
         abort(400)
     except Incomplete as problem:

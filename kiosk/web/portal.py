@@ -9,10 +9,12 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, render_t
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk.runtime import Kit
+from kiosk.services.access import GrantRefused
 from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
 from kiosk.web.i18n import LANGUAGES, Catalogues
+from kiosk.web.page_cache import PageCache
 
 blueprint = Blueprint("portal", __name__)
 
@@ -35,6 +37,7 @@ class PortalContext:
     landing_url: str
     kit_hosts: frozenset[str]
     offline_services: list[OfflineService] = field(default_factory=list)
+    pages: PageCache = field(default_factory=PageCache)
 
 
 def context() -> PortalContext:
@@ -64,26 +67,42 @@ def _asked_language() -> str | None:
     return asked if asked in LANGUAGES else None
 
 
-def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+def _cap_reached(ctx: PortalContext) -> bool:
+    """The month's data is used up, by the firewall's own quota or by the store's count."""
+    return ctx.kit.access.month_cap_spent or ctx.kit.uplink.cap_reached()
+
+
+def _render(template: str, **values) -> str:
     ctx = context()
     limits = ctx.kit.access.limits
+    values.setdefault("uplink_up", ctx.kit.adapters.uplink.is_up())
+    values.setdefault("cap_reached", _cap_reached(ctx))
     return render_template(
         template,
         client=g.client,
-        uplink_up=ctx.kit.adapters.uplink.is_up(),
+        authorised=g.client.authorised,
         session_minutes=limits.session_seconds // 60,
         quota_mb=limits.quota_bytes // 1_000_000,
         offline_services=ctx.offline_services,
         now=ctx.kit.adapters.clock,
         **values,
-    ), status, NO_STORE
+    )
+
+
+def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[str, str]]:
+    return _render(template, **values), status, NO_STORE
 
 
 @blueprint.get("/")
 def landing():
+    """The same for every phone of a language and state but for its CSRF token: rendered once (PageCache)."""
     ctx = context()
     token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
-    return _page("portal/landing.html", csrf_token=token)
+    state = {"uplink_up": ctx.kit.adapters.uplink.is_up(), "cap_reached": _cap_reached(ctx)}
+    key = ("portal/landing.html", g.lang, g.client.authorised, *state.values())
+    body = ctx.pages.render(key, {"csrf_token": token},
+                            lambda placeholders: _render("portal/landing.html", **state, **placeholders))
+    return body, 200, NO_STORE
 
 
 @blueprint.post("/accept")
@@ -94,10 +113,17 @@ def accept():
     if request.form.get("accept") != "yes":
         raise BadRequest("charter not accepted")
     if not g.client.authorised:
-        if not ctx.kit.adapters.uplink.is_up():
+        # No internet, or this month's data is used up: no session opens, the offline services stay on.
+        if (not ctx.kit.adapters.uplink.is_up() or ctx.kit.access.month_cap_spent
+                or ctx.kit.uplink.cap_reached()):
             token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
             return _page("portal/landing.html", status=503, csrf_token=token)
-        ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+        try:
+            ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
+        except GrantRefused as refused:
+            token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+            status = 503 if refused.reason == GrantRefused.WIFI_UNAVAILABLE else 403
+            return _page("portal/landing.html", status=status, csrf_token=token, refused=refused.reason)
     # A full navigation (303 to a GET) is what lets iOS turn the sheet's "Cancel" into "Done".
     return redirect(url_for("portal.welcome", lang=g.lang), code=303)
 

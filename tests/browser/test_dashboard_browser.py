@@ -154,14 +154,21 @@ def test_a_mediator_runs_an_outing_from_the_phone(mediator_phone, tmp_path: Path
     expect(page.locator(".note.ok")).to_contain_text("Sortie commencée")
     _screenshot(page, "dashboard-status.png")
 
-    # Record an activity in three taps: the kind, a theme, save.
+    # Record an activity: the kind, a theme, save. A procedure alone is refused in plain words, as La Coop does.
     page.get_by_role("link", name="Noter une activité").click()
-    page.get_by_role("link", name=re.compile("Aide à une démarche")).click()  # tap 1
+    expect(page.locator("ul.kinds")).not_to_contain_text("Aide à une démarche")
+    page.get_by_role("link", name=re.compile("Accompagnement individuel")).click()  # tap 1
     page.locator("label.chip-choice", has_text="Logement").click()  # tap 2
+    page.locator("label.chip-choice", has_text="45 min").click()
+    page.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator(".note.error")).to_contain_text(
+        "Une démarche va avec le thème « Aide aux démarches administratives » : cochez-le aussi")
+    expect(page.locator("input[name=procedure_themes][value=logement]")).to_be_checked()  # nothing to re-tick
+    page.locator("label.chip-choice", has_text="Aide aux démarches administratives").click()
     screenshot(page, "dashboard-activity.png", full_page=False)  # as the phone shows it: Save at hand
-    page.get_by_role("button", name="Enregistrer").click()  # tap 3
+    page.get_by_role("button", name="Enregistrer").click()
     expect(page.locator(".note.ok")).to_have_text("Enregistré.")
-    expect(page.locator(".records li").first).to_contain_text("Aide à une démarche · 45 min")
+    expect(page.locator(".records li").first).to_contain_text("Accompagnement individuel · 45 min")
 
     # See it in the outing's report, and download the activities.
     page.get_by_role("link", name="Bilans").click()
@@ -178,9 +185,10 @@ def test_a_mediator_runs_an_outing_from_the_phone(mediator_phone, tmp_path: Path
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert tuple(rows[0]) == EXPORT_COLUMNS and tuple(rows[0][:len(NATIONAL_COLUMNS)]) == NATIONAL_COLUMNS
     record = dict(zip(rows[0], rows[1], strict=True))
-    assert record["Type"] == "Aide aux démarches administratives"
-    assert record["Thématique(s) d’accompagnement"] == "Logement"
-    assert record["Lieu"] == "Place de l'église, Clamecy" and record["Code INSEE du lieu"] == "58079"
+    assert record["Type"] == "Accompagnement individuel"
+    assert record["Thématique(s) d’accompagnement"] == "Aide aux démarches administratives\nLogement"
+    assert record["Nom du lieu"] == "Place de l'église" and record["Commune"] == "Clamecy"
+    assert record["Code Insee"] == "58079"
     assert len(rows) == 2
 
     # Lend the tablet, get it back, and watch its wipe on the page, which refreshes itself.
@@ -249,5 +257,117 @@ def test_the_clock_page_reads_the_phones_time_when_scripts_run(browser, served) 
         expect(page.locator("#phone-time")).to_have_text(re.compile(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}"))
         assert errors == [], f"the page's script failed (or the CSP blocked it): {errors}"
         _screenshot(page, "dashboard-clock.png")
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def dashboard_only(tmp_path: Path) -> Iterator[int]:
+    """``kiosk serve`` with a dashboard password and no tablet: what re-typing into La Coop needs."""
+    portal_port, dashboard_port = free_port(), free_port()
+    while dashboard_port == portal_port:
+        dashboard_port = free_port()
+    config = _write_config(tmp_path, portal_port, dashboard_port)
+    password_file = tmp_path / "secrets" / "dashboard.password"
+    write_password_file(password_file, PASSWORD)
+    text = config.read_text(encoding="utf-8").replace(
+        "[dashboard]\n", f"[dashboard]\npassword_file = {json.dumps(str(password_file))}\n")
+    config.write_text(text, encoding="utf-8")
+    process = subprocess.Popen(kiosk_command("--config", str(config), "serve"), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        wait_for_port(dashboard_port, process)
+        yield dashboard_port
+    finally:
+        print(f"--- kiosk serve output ---\n{stop(process)}")
+
+
+def test_at_the_end_of_an_outing_a_mediator_reads_each_record_in_la_coops_form_order(browser, dashboard_only) -> None:
+    from openpyxl import load_workbook
+    from playwright.sync_api import expect
+
+    reference = json.loads((Path(__file__).parents[1] / "fixtures" / "la_coop" / "reference.json")
+                           .read_text(encoding="utf-8"))
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740},
+                                  device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR",
+                                  accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{dashboard_only}/outing", wait_until="load")
+        page.fill("#password", PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(lambda url: urlsplit(url).path == "/outing")
+        page.fill("#place", "Parking de la mairie")
+        page.fill("#commune", "Clamecy")
+        page.fill("#insee_code", "58079")
+        page.fill("#postcode", "58500")
+        page.get_by_role("button", name="Commencer la sortie").click()
+        page.wait_for_url(lambda url: urlsplit(url).path == "/")
+
+        # An individual accompaniment with its autonomy, then a workshop of 4.
+        page.get_by_role("link", name="Noter", exact=True).click()
+        page.get_by_role("link", name=re.compile("Accompagnement individuel")).click()
+        page.locator("label.chip-choice", has_text="E-mail").first.click()
+        page.locator("label.chip-choice", has_text="60 min").click()
+        page.locator("summary").click()
+        page.locator("label.chip-choice", has_text="Autonome avec un peu d'aide").click()
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page.locator(".note.ok")).to_have_text("Enregistré.")
+        page.get_by_role("link", name="Noter", exact=True).click()
+        page.get_by_role("link", name=re.compile("Atelier collectif")).click()
+        page.locator("label.chip-choice", has_text="Sécurité en ligne").click()
+        page.fill("#participants", "4")
+        page.fill("#workshop_title", "Éviter les arnaques")
+        page.locator("summary").click()
+        page.fill("#count_feminin", "3")
+        page.fill("#count_masculin", "1")
+        page.fill("#count_soixante_dix_plus", "2")
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page.locator(".note.ok")).to_have_text("Enregistré.")
+
+        # End the outing: its report offers the records as La Coop's form asks for them.
+        page.get_by_role("link", name="Sortie", exact=True).click()
+        page.get_by_role("button", name="Terminer la sortie").click()
+        page.get_by_role("link", name="À saisir dans La Coop").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("À saisir dans La Coop")
+        sheets = page.locator("section.sheet")
+        expect(sheets).to_have_count(2)
+        expect(sheets.nth(0).locator("h2")).to_contain_text("Fiche 1 sur 2")
+        individual = [(term.inner_text(), sheets.nth(0).locator("dd").nth(index).inner_text())
+                      for index, term in enumerate(sheets.nth(0).locator("dt").all())]
+        workshop = [(term.inner_text(), sheets.nth(1).locator("dd").nth(index).inner_text())
+                    for index, term in enumerate(sheets.nth(1).locator("dt").all())]
+        for fields, order in ((individual, reference["cra_individuel_fields"]),
+                              (workshop, reference["cra_collectif_fields"])):
+            positions = [order.index(label) for label, _value in fields]
+            assert positions == sorted(positions), f"not in La Coop's form order: {fields}"
+        assert individual[:4] == [("Type d’activité", "Accompagnement individuel"),
+                                  ("Lier à un bénéficiaire", "Ne pas lier (anonyme)"),
+                                  ("Date de l’accompagnement", individual[2][1]), ("Durée", "1h")]
+        assert dict(individual)["Lieu de l’accompagnement"] == "Autre lieu"
+        assert dict(individual)["Rechercher une commune par son nom ou son code postal"] == "Clamecy 58500"
+        assert dict(individual)["Thématique(s) d’accompagnement de médiation numérique"] == "E-mail"
+        assert dict(individual)["Niveau d’autonomie du bénéficiaire"] == "Autonome avec guidage en cas de besoin"
+        assert dict(workshop)["Titre de l’atelier"] == "Éviter les arnaques"
+        assert dict(workshop)["Bénéficiaires anonymes"] == "4" and dict(workshop)["Durée"] == "1h30"
+        assert (dict(workshop)["Genre"], dict(workshop)["Tranche d’âge"]) == (
+            "Masculin : 1, Féminin : 3", "70 ans et plus : 2")
+        assert dict(workshop)["Thématique(s) d’accompagnement de médiation numérique"] == \
+            "Prévention en sécurité numérique"
+        _screenshot(page, "dashboard-la-coop.png")
+
+        # The same outing as an XLSX, read back: 1 + 4 rows.
+        page.get_by_role("link", name="Le bilan de la sortie").click()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Télécharger les activités (XLSX)").click()
+        saved = download.value.path()
+        assert saved is not None
+        book = load_workbook(io.BytesIO(Path(saved).read_bytes()))
+        header, *rows = list(book["Activités"].iter_rows(values_only=True))
+        assert tuple(header) == EXPORT_COLUMNS and len(rows) == 5
+        assert [row[header.index("Participants")] for row in rows] == [1, "1/4", "2/4", "3/4", "4/4"]
+        assert {row[header.index("Code postal")] for row in rows} == {"58500"}
+        assert [row[header.index("Genre du bénéficiaire")] for row in rows[1:]] == [
+            "Masculin", "Féminin", "Féminin", "Féminin"]
     finally:
         context.close()

@@ -147,11 +147,12 @@ def phone(browser: Browser) -> Iterator[Phone]:
         context.close()
 
 
-def _screenshot(page: Page, name: str) -> Path:
-    """Keep a full-page PNG as a test artefact, and in $KIOSK_SCREENSHOTS_DIR if asked."""
+def _screenshot(page: Page, name: str, full_page: bool = True) -> Path:
+    """Keep a PNG (the whole page, or the first screen) as a test artefact, and in $KIOSK_SCREENSHOTS_DIR if
+    asked."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     extra = os.environ.get(SCREENSHOTS_ENV)
     if extra:
         target = Path(extra)

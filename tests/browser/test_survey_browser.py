@@ -59,7 +59,7 @@ def _answer_until_results(page, level: int, lang: str, shots: bool = False) -> N
         asked = QUESTIONNAIRE.item(item)
         if shots and asked.kind == "challenge" and asked.scenario and asked.scenario.kind == "sms" \
                 and "parcel" in item:
-            screenshot(page, f"survey-sms-{lang}.png")
+            screenshot(page, f"survey-sms-{lang}.png", full_page=False)  # the first screen
         assert page.locator("script").count() == 0
         answer(page, item, level)
     pytest.fail("the questionnaire did not reach the results")
@@ -97,7 +97,7 @@ def test_questionnaire_resume_results_booklet_and_progress_without_javascript(su
     audio = page.locator("audio source")
     assert audio.count() >= 2, "the question and its answers can be heard"
     assert page.get_by_text(words["listen"]).count() == 1
-    screenshot(page, f"survey-question-{lang}.png")
+    screenshot(page, f"survey-question-{lang}.png", full_page=False)
 
     # the captive sheet closes halfway through
     for _ in range(HALFWAY - 1):
@@ -150,9 +150,21 @@ def test_questionnaire_resume_results_booklet_and_progress_without_javascript(su
     page.goto(portal.url + f"booklet?lang={lang}", wait_until="load")
     page.get_by_label(words["booklet_label"]).fill(booklet_code)
     page.get_by_role("button", name=words["open"]).click()
-    table = page.locator("table.progress-table")
-    assert table.locator("thead th").count() == 3, "the area and two visits"
-    assert table.get_by_text(words["progress"]).count() == 6
+    visits = page.locator("section.visit")
+    assert visits.count() == 2, "one list per visit"
+    assert visits.first.get_by_text(words["progress"]).count() == 6, "the latest visit first, with its progress"
+    assert visits.nth(1).get_by_text(words["progress"]).count() == 0
     screenshot(page, f"survey-booklet-progress-{lang}.png")
     assert urlsplit(page.url).path == f"/booklet/{booklet_code}"
     _no_outside_requests(phone, portal)
+
+    # on the smallest screen: nothing to scroll sideways, the latest progress marks on screen
+    # (JavaScript on in this tab only, to read the page's width: the page has no script)
+    measured = new_phone(browser, javascript=True).page
+    measured.goto(page.url, wait_until="load")
+    assert measured.evaluate("() => document.documentElement.scrollWidth") <= 320
+    marks = measured.locator("section.visit").first.get_by_text(words["progress"])
+    for index in range(marks.count()):
+        box = marks.nth(index).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 320, box
+    measured.context.close()

@@ -362,3 +362,83 @@ def test_apply_reports_an_unreachable_kit_instead_of_skipping_it(provisioned, fl
     assert code == 1
     summary = output[output.rindex("kit "):]
     assert "kit-c" in summary and "UNREACHABLE" in summary and "0 of 1 kit(s) went through" in summary
+
+
+# --- Debian 13 (trixie): today's Raspberry Pi OS ----------------------------------------------------------
+
+
+@dataclass
+class ProvisionedTrixie:
+    root: Path
+    first: PlaybookRun
+    second: PlaybookRun
+
+
+@pytest.fixture(scope="module")
+def provisioned_trixie(tmp_path_factory) -> Iterator[ProvisionedTrixie]:
+    """site.yml on a debootstrapped trixie root as an image is baked (Python 3.13, nftables 1.1, dnsmasq 2.90,
+    hostapd 2.10), twice. The end-to-end phone and the fleet run on bookworm above: the installed units and
+    the kiosk are the same code; what differs by release is what Debian installs and how it reads our files."""
+    require_tools()
+    workdir = tmp_path_factory.mktemp("playbooks-trixie")
+    root = fresh_root(workdir / "kit-t", release="trixie")
+    inventory = write_inventory(workdir / "inventory", {
+        "kit-t": chroot_kit(root, kit_base_hostname="kit-t", kit_kiosk_ssid="Kit T", kit_secrets_image_build=True)},
+        kit_group_vars(workdir / "wheelhouse"))
+    try:
+        first = run_playbook([root], inventory, "site.yml", log=workdir / "first.log")
+        print(f"\ntrixie: first run on a fresh root: {first.seconds:.0f} s")
+        second = run_playbook([root], inventory, "site.yml", log=workdir / "second.log")
+        print(f"trixie: second run: {second.seconds:.0f} s")
+        yield ProvisionedTrixie(root, first, second)
+    finally:
+        remove_root(root)
+
+
+def test_site_yml_on_trixie_makes_a_kit_and_a_second_run_changes_nothing(provisioned_trixie):
+    root, first, second = provisioned_trixie.root, provisioned_trixie.first, provisioned_trixie.second
+    assert first.returncode == 0, first.output[-4000:]
+    assert first.recap["kit-t"].failed == 0 and first.recap["kit-t"].changed > 20
+    assert 'VERSION_CODENAME=trixie' in (root / "etc/os-release").read_text()
+    venv_python = in_root(root, "/opt/triporteur/venv/bin/python", "-c", "import sys; print(sys.version_info[:2])")
+    assert venv_python.stdout.strip() == "(3, 13)", venv_python.stderr
+    check = in_root(root, "/opt/triporteur/venv/bin/kiosk", "config", "check", "/etc/triporteur/kit.toml")
+    assert check.returncode == 0, check.stderr
+    assert second.returncode == 0, second.output[-4000:]
+    assert second.recap["kit-t"].changed == 0, f"changed on the second run: {second.changed_tasks()}"
+
+
+def test_on_trixie_the_units_are_enabled_and_debians_hostapd_stays_off(provisioned_trixie):
+    root = provisioned_trixie.root
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    for unit in ("triporteur-kiosk.service", "triporteur-privileged.service", "triporteur-dnsmasq.service",
+                 "triporteur-dnsmasq-captive.service", "triporteur-hostapd.service", "triporteur-lan.service",
+                 "triporteur-firstboot.service", "ModemManager.service"):
+        assert (wants / unit).is_symlink(), unit
+    assert (root / "etc/systemd/system/sysinit.target.wants/nftables.service").is_symlink()
+    assert not (wants / "hostapd.service").exists(), "Debian's own hostapd instance stays off"
+    timers = root / "etc/systemd/system/timers.target.wants"
+    for timer in ("triporteur-purge.timer", "triporteur-quota.timer", "triporteur-clock-save.timer"):
+        assert (timers / timer).is_symlink(), timer
+    assert not (root / "usr/sbin/policy-rc.d").exists(), "the chroot's service block was left in the image"
+    assert not list((root / "etc/ssh").glob("ssh_host_*")), "SSH host keys must be made by each kit"
+
+
+def test_trixies_own_nft_dnsmasq_and_hostapd_accept_the_installed_files(provisioned_trixie):
+    """The files the kit boots with, read by the versions of the tools that will read them on the kit."""
+    root = provisioned_trixie.root
+    generated = "/etc/triporteur/generated"
+    # nft -c parses and checks the ruleset against the kernel without loading it; in a network namespace of
+    # its own all the same, so nothing could ever reach the host's firewall.
+    nft = in_root(root, "/usr/bin/unshare", "--net", "--", "/usr/sbin/nft", "-c", "-f", "/etc/nftables.conf")
+    assert nft.returncode == 0, nft.stderr
+    for name in ("dnsmasq.conf", "dnsmasq-captive.conf"):
+        dnsmasq = in_root(root, "/usr/sbin/dnsmasq", "--test", f"--conf-file={generated}/{name}")
+        assert dnsmasq.returncode == 0, (name, dnsmasq.stderr)
+    hostapd = in_root(root, "/usr/sbin/hostapd", "-dd", f"{generated}/hostapd.conf")
+    output = hostapd.stdout + hostapd.stderr
+    assert "errors found in configuration file" not in output and "unknown configuration item" not in output, output
+    assert "nl80211" in output, output  # it went on to the driver, past the whole configuration
+    broken = in_root(root, "/bin/sh", "-c", "printf 'interface=lan0\\ndriver=nl80211\\nchanel=6\\n' > /tmp/x.conf "
+                     "&& /usr/sbin/hostapd -dd /tmp/x.conf")
+    assert "errors found in configuration file" in broken.stdout + broken.stderr, "the control: a bad line is seen"

@@ -1,10 +1,11 @@
 """Debian root filesystems standing in for Raspberry Pi OS in the playbook tests (and bench/provision.py).
 
-- `base_tarball()`: `debootstrap --variant=minbase --include=python3 bookworm` for this machine's
-  architecture, made once and cached as a tarball in the cache folder: $TRIPORTEUR_TEST_CACHE, by default
-  /var/cache/triporteur-tests/playbooks — outside the checkout, so that CI's fresh clones on the same
-  machine find it (with the apt archives and dependency wheels downloaded before);
-- `fresh_root()`: a new root from that tarball, in a few seconds;
+- `base_tarball(release=...)`: `debootstrap --variant=minbase --include=python3 RELEASE` (bookworm by
+  default, or trixie) for this machine's architecture, made once per release and cached as a tarball in the
+  cache folder: $TRIPORTEUR_TEST_CACHE, by default /var/cache/triporteur-tests/playbooks — outside the
+  checkout, so that CI's fresh clones on the same machine find it (with the apt archives and dependency
+  wheels downloaded before);
+- `fresh_root(dest, release=...)`: a new root from that tarball, in a few seconds;
 - `run_playbook()`: ansible-playbook through Ansible's chroot connection, wrapped by
   playbooks/image/chroot_run.py (private mount namespace, no service started: the image-baking path);
 - `start_unit()`: start one of the root's installed systemd units the way systemd would (its ExecStartPre,
@@ -41,7 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOKS = REPO / "playbooks"
 CHROOT_RUN = PLAYBOOKS / "image" / "chroot_run.py"
 CACHE = Path(os.environ.get("TRIPORTEUR_TEST_CACHE", "/var/cache/triporteur-tests/playbooks"))
-RELEASE = "bookworm"  # Raspberry Pi OS Lite's Debian
+RELEASE = "bookworm"  # the default root: Raspberry Pi OS Lite's Debian 12, what most kits run
+RELEASES = ("bookworm", "trixie")  # Debian 12 and 13: Raspberry Pi OS of both
 MIRROR = "http://deb.debian.org/debian"
 VENV_BIN = Path(sys.executable).parent
 # Any well-formed public key: SSH accepts keys only, so the role insists on one.
@@ -83,20 +85,25 @@ def _locked(name: str) -> Iterator[None]:
         yield
 
 
-def base_tarball(log: Path | None = None) -> Path:
-    """The cached debootstrapped root; built (about a minute) when absent."""
-    tarball = CACHE / f"debian-{RELEASE}-{architecture()}-minbase-python3.tar.zst"
-    with _locked("debootstrap"):
+def base_tarball(log: Path | None = None, release: str = RELEASE) -> Path:
+    """The release's cached debootstrapped root; built (about a minute) when absent."""
+    if release not in RELEASES:
+        raise ValueError(f"unknown release {release!r}: one of {', '.join(RELEASES)}")
+    tarball = CACHE / f"debian-{release}-{architecture()}-minbase-python3.tar.zst"
+    # bookworm keeps the lock and build names it always had, so older caches and sessions still agree.
+    suffix = "" if release == "bookworm" else f"-{release}"
+    with _locked(f"debootstrap{suffix}"):
         if tarball.exists():
             return tarball
-        build = CACHE / "debootstrap.tmp"
+        build = CACHE / f"debootstrap{suffix}.tmp"
         shutil.rmtree(build, ignore_errors=True)
+        log = log or CACHE / f"debootstrap{suffix}.log"
         try:
-            with (log or CACHE / "debootstrap.log").open("w") as output:
-                done = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", RELEASE, str(build),
+            with log.open("w") as output:
+                done = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", release, str(build),
                                        MIRROR], stdout=output, stderr=subprocess.STDOUT, timeout=1800, check=False)
             if done.returncode != 0:
-                raise AssertionError(f"debootstrap failed ({done.returncode}); see {log or CACHE / 'debootstrap.log'}")
+                raise AssertionError(f"debootstrap {release} failed ({done.returncode}); see {log}")
             for deb in (build / "var/cache/apt/archives").glob("*.deb"):
                 deb.unlink()
             partial = tarball.with_suffix(".partial")
@@ -112,9 +119,9 @@ def base_tarball(log: Path | None = None) -> Path:
     return tarball
 
 
-def fresh_root(dest: Path, tarball: Path | None = None) -> Path:
+def fresh_root(dest: Path, tarball: Path | None = None, release: str = RELEASE) -> Path:
     dest.mkdir(parents=True)
-    tar = subprocess.Popen(["zstd", "-dc", str(tarball or base_tarball())], stdout=subprocess.PIPE)
+    tar = subprocess.Popen(["zstd", "-dc", str(tarball or base_tarball(release=release))], stdout=subprocess.PIPE)
     subprocess.run(["tar", "-C", str(dest), "--numeric-owner", "-xf", "-"], stdin=tar.stdout, check=True,
                    timeout=600)
     if tar.wait(timeout=600) != 0:

@@ -167,3 +167,35 @@ def test_leftover_users_are_refused_before_lending(adb_server, android_tablets, 
     assert "users besides the enrolled ones" in device.reason
     assert tablets.wipe(["tab-5"])[0].status == "ready"
     assert tablet.state.user_ids() == [0]
+
+
+def test_users_to_keep_are_named_at_enrollment_and_any_other_is_refused(adb_server, android_tablets, tmp_path):
+    tablet = android_tablets()
+    config = write_config(tmp_path / "kit.toml", tablet_settings(tmp_path, adb_port=adb_server.port))
+    tablet.state.execute("pm create-user Accueil")  # user 10, the tech lead's
+    tablet.state.set_lock(10, "PIN")
+    tablet.state.execute("pm create-user --ephemeral Participant")  # user 11, left by an interrupted lend
+    tablet.state.add_account(0, "atelier.numerique@gmail.com")
+
+    refused = provision(config, "tablets", "enroll", "android", "tab-k", "--address", tablet.serial)
+    assert refused.returncode == 2
+    assert "user(s) 10 on the tablet: keep them with --keep-user ID" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    kept = provision(config, "tablets", "enroll", "android", "tab-k", "--address", tablet.serial,
+                     "--keep-user", "10")
+    assert kept.returncode == 0, kept.stderr
+    assert "tab-k: user 10 kept with 0 app(s) and 0 account(s)" in kept.stdout
+    assert "tab-k: the owner (user 0) kept with 2 app(s) and 1 account(s)" in kept.stdout
+    assert "tab-k: ready — verified clean" in kept.stdout
+    assert tablet.state.user_ids() == [0, 10]  # the participant's leftover user removed, the kept one not
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("kiosk.db*"))
+    assert b"kept_users" in stored and b"atelier" not in stored  # accounts are kept as digests, never addresses
+
+    wrong = provision(config, "tablets", "enroll", "android", "tab-k", "--address", tablet.serial,
+                      "--keep-user", "42")
+    assert wrong.returncode == 2 and "no user '42' on the tablet" in wrong.stderr
+
+    single = android_tablets(max_users=1)
+    partial = provision(config, "tablets", "enroll", "android", "tab-s", "--address", single.serial,
+                        "--keep-user", "0")
+    assert partial.returncode == 2 and "--keep-user needs a tablet that allows several users" in partial.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from provisioning.errors import ProvisionError
 from provisioning.plans import plan_for
 from tests.stands import tablets as stands
 from tests.stands.tablets import (
@@ -166,3 +167,104 @@ def test_nothing_a_hostile_participant_plants_survives_a_return(linux_tablets, t
     assert not laptop.path("/var/lib/systemd/linger/tkguest").exists()
     assert len(planted) >= 15
     assert_honest(device, laptop)
+
+
+# --- Android: the users, apps, accounts and screen locks a hostile participant can change --------------
+SPY = "com.example.spy"  # an app a participant installs to read the next participant's data
+
+
+def hostile_tablet(android_tablets, tablets, name: str):
+    """A tablet with a kept user 10 ("Accueil", PIN set) and an owner account, enrolled and ready."""
+    tablet = android_tablets()
+    tablet.state.execute("pm create-user Accueil")
+    tablet.state.set_lock(10, "PIN")
+    tablet.state.add_account(0, "atelier.numerique@gmail.com")
+    device = tablets.enroll_android(name, address=tablet.serial, keep_users=["Accueil"])
+    assert [record["id"] for record in device.details["kept_users"]] == [0, 10]
+    assert tablets.wipe([name])[0].status == "ready"
+    return tablet
+
+
+@pytest.mark.parametrize(("skipped", "finding"), [
+    ("users", "1 user(s) besides the enrolled ones still on the tablet"),
+    ("apps", "1 app(s) installed in user 0 since enrollment; 1 app(s) installed in user 10 since enrollment"),
+])
+def test_an_android_wipe_missing_a_step_is_never_ready(adb_server, android_tablets, tmp_path, skipped, finding):
+    settings = tablet_settings(tmp_path, adb_port=adb_server.port)
+    tablet = hostile_tablet(android_tablets, open_tablets(settings), "h")
+    tablets = open_tablets(settings, plan_factory=without(skipped))
+    tablets.lend("h")
+    tablet.state.execute("pm create-user Copie")  # a second user, not ephemeral
+    tablet.state.install_package(0, SPY)
+    tablet.state.install_package(10, SPY)
+
+    device = tablets.give_back("h")
+    assert device.status == "needs-attention"
+    assert finding in device.reason
+    assert SPY not in device.reason and "Copie" not in device.reason
+
+
+def test_nothing_a_hostile_android_participant_plants_survives_a_ready(adb_server, android_tablets, tmp_path):
+    """A second user, an app in the owner's user and in the kept one, the owner's account swapped for the
+    participant's, an account in the kept user, the owner's PIN removed: the wipe removes what the shell can
+    (users, apps) and names the rest by category and count until the README's remedy is done on the tablet."""
+    tablets = open_tablets(tablet_settings(tmp_path, adb_port=adb_server.port))
+    tablet = hostile_tablet(android_tablets, tablets, "h")
+    enrolled_apps = {user: tablet.state.packages_of(user) for user in (0, 10)}
+    tablets.lend("h")
+    tablet.state.execute("pm create-user Copie")
+    tablet.state.install_package(0, SPY)
+    tablet.state.install_package(10, SPY)
+    tablet.state.remove_account(0, "atelier.numerique@gmail.com")
+    tablet.state.add_account(0, "dupont.marie@gmail.com")  # same count as at enrollment, another account
+    tablet.state.add_account(10, "dupont.marie@gmail.com")
+    tablet.state.set_lock(0, "NONE")
+
+    device = tablets.give_back("h")
+    assert device.status == "needs-attention"
+    assert device.reason == ("1 account(s) added to user 0 since enrollment; the owner (user 0) has no screen lock "
+                             "(PIN); 1 account(s) added to user 10 since enrollment")
+    assert tablet.state.user_ids() == [0, 10]  # the second user is gone
+    assert {user: tablet.state.packages_of(user) for user in (0, 10)} == enrolled_apps  # the spy app too
+    with pytest.raises(ProvisionError, match="needs-attention"):
+        tablets.lend("h")
+
+    # The README's remedy, on the tablet, half done: the accounts removed, the PIN not set again.
+    tablet.state.remove_account(0, "dupont.marie@gmail.com")
+    tablet.state.remove_account(10, "dupont.marie@gmail.com")
+    device = tablets.wipe(["h"])[0]
+    assert device.status == "needs-attention"
+    assert device.reason == "the owner (user 0) has no screen lock (PIN)"
+
+    tablet.state.set_lock(0, "PIN")
+    device = tablets.wipe(["h"])[0]
+    assert device.status == "ready", device.reason
+    assert tablets.lend("h").status == "lent"
+
+
+def test_an_android_screen_lock_the_shell_cannot_see_is_never_ready(adb_server, android_tablets, tmp_path):
+    tablets = open_tablets(tablet_settings(tmp_path, adb_port=adb_server.port))
+    hidden = android_tablets(lock_dump="hidden")  # an older Android: no CredentialType in dumpsys lock_settings
+    tablets.enroll_android("old", address=hidden.serial)
+    device = tablets.wipe(["old"])[0]
+    assert device.status == "needs-attention"
+    assert device.reason == ("could not check the screen lock of the owner (user 0): this Android does not show it "
+                             "to the shell")
+
+    numbers = android_tablets(lock_dump="numbers", release="11", sdk=30)  # Android 11 prints "CredentialType: 3"
+    tablets.enroll_android("eleven", address=numbers.serial)
+    assert tablets.wipe(["eleven"])[0].status == "ready"
+    numbers.state.set_lock(0, "NONE")
+    assert tablets.wipe(["eleven"])[0].reason == "the owner (user 0) has no screen lock (PIN)"
+
+
+def test_an_android_tablet_enrolled_before_the_record_is_never_ready(adb_server, android_tablets, tmp_path):
+    tablet = android_tablets()
+    tablets = open_tablets(tablet_settings(tmp_path, adb_port=adb_server.port))
+    tablets.enroll_android("a", address=tablet.serial)
+    tablets.inventory.update_details("a", kept_users=None)  # what an older kit stored
+    device = tablets.wipe(["a"])[0]
+    assert device.status == "needs-attention"
+    assert "enrolled before the kit recorded its apps and accounts: enroll it again" in device.reason
+    tablets.enroll_android("a", address=tablet.serial)
+    assert tablets.wipe(["a"])[0].status == "ready"

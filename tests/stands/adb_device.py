@@ -7,10 +7,11 @@ that already trusts the kit. OPEN(local-id, 0, "shell:<command>") is answered OK
 output goes in WRTE messages, each acknowledged by an OKAY before the next; CLSE ends the stream. Only the
 legacy `shell:` service is offered (no shell_v2 feature), so exit statuses come from `; echo $?`.
 
-State: users (id, name, flags, running, ephemeral), packages installed per user, per-user app data and
-shared storage, accounts. The shell understands `cmd; cmd`, `$?`, and answers `pm`, `am`, `settings`,
-`getprop`, `ls`, `rm`, `mkdir`, `echo` with Android's own output formats. Faults: a device that drops off
-the network when a command arrives, `pm remove-user` that fails, latencies per command.
+State: users (id, name, flags, running, ephemeral, screen lock), packages installed per user (third-party
+or system), per-user app data and shared storage, accounts. The shell understands `cmd; cmd`, `$?`, and
+answers `pm`, `am`, `settings`, `getprop`, `dumpsys account`, `dumpsys lock_settings`, `ls`, `rm`, `mkdir`,
+`echo` with Android's own output formats (AccountManagerService.dump, LockSettingsService.dump). Faults: a
+device that drops off the network when a command arrives, `pm remove-user` that fails, latencies per command.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class User:
     running: bool = False
     storage: dict[str, bytes | None] = field(default_factory=dict)  # relative path → bytes (None: a folder)
     app_data: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    accounts: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)  # names; every account is a Google one here
+    lock: str = "NONE"  # CredentialType as Android 12+ prints it: NONE, PIN, PASSWORD, PATTERN
     settings: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
@@ -61,13 +63,17 @@ class AndroidState:
     """What the tablet holds and how its commands answer; thread-safe."""
 
     def __init__(self, max_users: int = 4, release: str = "13", sdk: int = 33, model: str = "SM-T220",
-                 ephemeral_removal_delay: float = 0.2, delays: dict[str, float] | None = None):
+                 ephemeral_removal_delay: float = 0.2, delays: dict[str, float] | None = None,
+                 owner_lock: str = "PIN", lock_dump: str = "names"):
         self.max_users = max_users
         self.props = {"ro.build.version.release": release, "ro.build.version.sdk": str(sdk),
                       "ro.product.model": model, "ro.product.manufacturer": "samsung"}
         self.users: dict[int, User] = {0: User(0, "Owner", FLAG_PRIMARY | FLAG_ADMIN | FLAG_INITIALIZED | FLAG_FULL
-                                               | FLAG_SYSTEM, running=True)}
+                                               | FLAG_SYSTEM, running=True, lock=owner_lock)}
         self.packages: dict[str, set[int]] = {name: {0} for name in (*SYSTEM_PACKAGES, *USER_PACKAGES)}
+        self.third_party = set(USER_PACKAGES)
+        # "names" (Android 12+), "numbers" (Android 11), "hidden" (older: no CredentialType line at all)
+        self.lock_dump = lock_dump
         self.current = 0
         self.ephemeral_removal_delay = ephemeral_removal_delay
         self.delays = delays or {}
@@ -91,6 +97,26 @@ class AndroidState:
     def add_account(self, user: int, account: str) -> None:
         with self.lock:
             self.users[user].accounts.append(account)
+
+    def remove_account(self, user: int, account: str) -> None:
+        """Settings → Accounts → Remove account, on the tablet."""
+        with self.lock:
+            self.users[user].accounts.remove(account)
+
+    def install_package(self, user: int, package: str) -> None:
+        """An app installed from the store (or an APK) in one user."""
+        with self.lock:
+            self.packages.setdefault(package, set()).add(user)
+            self.third_party.add(package)
+
+    def set_lock(self, user: int, kind: str) -> None:
+        """Settings → Security → Screen lock, on the tablet."""
+        with self.lock:
+            self.users[user].lock = kind
+
+    def packages_of(self, user: int) -> list[str]:
+        with self.lock:
+            return sorted(name for name, users in self.packages.items() if user in users and name in self.third_party)
 
     def user_ids(self) -> list[int]:
         with self.lock:
@@ -133,7 +159,8 @@ class AndroidState:
                 time.sleep(seconds)
         handler: Callable[[list[str]], tuple[str, int]] | None = {
             "echo": lambda a: (" ".join(a) + "\n", 0), "getprop": self._getprop, "pm": self._pm, "am": self._am,
-            "cmd": self._cmd, "settings": self._settings, "ls": self._ls, "rm": self._rm, "mkdir": self._mkdir,
+            "cmd": self._cmd, "settings": self._settings, "dumpsys": self._dumpsys,
+            "ls": self._ls, "rm": self._rm, "mkdir": self._mkdir,
         }.get(argv[0])
         if handler is None:
             return f"/system/bin/sh: {argv[0]}: inaccessible or not found\n", 127
@@ -162,8 +189,23 @@ class AndroidState:
                                   for u in sorted(self.users.values(), key=lambda u: u.id)]
             return "\n".join(lines) + "\n", 0
         if verb == "list" and rest[:1] == ["packages"]:
-            user, _ = self._user_option(rest[1:], 0)
-            return "".join(f"package:{name}\n" for name, users in sorted(self.packages.items()) if user in users), 0
+            user, options = self._user_option(rest[1:], 0)
+            if user not in self.users:
+                return f"Error: user {user} not found\n", 255
+            names = [name for name, users in sorted(self.packages.items()) if user in users]
+            if "-3" in options:
+                names = [name for name in names if name in self.third_party]
+            if "-s" in options:
+                names = [name for name in names if name not in self.third_party]
+            return "".join(f"package:{name}\n" for name in names), 0
+        if verb == "uninstall":
+            user, options = self._user_option(rest, 0)
+            package = next((arg for arg in options if not arg.startswith("-")), "")
+            if user not in self.packages.get(package, set()):
+                return f"Failure [not installed for {user}]\n", 1
+            self.packages[package].discard(user)
+            self.users[user].app_data.pop(package, None)
+            return "Success\n", 0
         if verb == "create-user":
             return self._create_user(rest)
         if verb == "remove-user":
@@ -256,6 +298,31 @@ class AndroidState:
         if args[:1] == ["get"] and len(args) >= 3:
             return self.users[user].settings.get((args[1], args[2]), "null") + "\n", 0
         return "usage: settings [--user <USER_ID> | current] get namespace key\n", 1
+
+    def _dumpsys(self, args: list[str]) -> tuple[str, int]:
+        users = sorted(self.users.values(), key=lambda u: u.id)
+        if args[:1] == ["account"]:
+            out = []
+            for user in users:
+                out.append(f"User UserInfo{{{user.id}:{user.name}:{user.flags:x}}}:\n")
+                out.append(f"  Accounts: {len(user.accounts)}\n")
+                out.extend(f"    Account {{name={name}, type=com.google}}\n" for name in user.accounts)
+                out.append("\n  Active Sessions: 0\n\n  RegisteredServicesCache: 1 services\n"
+                           "    ServiceInfo: AuthenticatorDescription {type=com.google}, "
+                           "ComponentInfo{com.google.android.gms/com.google.android.gms.auth.GoogleAuthService}, "
+                           "uid 10123\n\n")
+            return "".join(out), 0
+        if args[:1] == ["lock_settings"]:
+            numbers = {"NONE": "-1", "PATTERN": "1", "PIN": "3", "PASSWORD": "4"}
+            out = ["Current lock settings service state:\n\nUser State:\n"]
+            for user in users:
+                out.append(f"  User {user.id}\n    SID: 0\n    Quality: {0 if user.lock == 'NONE' else 131072}\n")
+                if self.lock_dump != "hidden":
+                    shown = numbers[user.lock] if self.lock_dump == "numbers" else user.lock
+                    out.append(f"    CredentialType: {shown}\n")
+                out.append("    SeparateChallenge: false\n    Metrics: known\n\n")
+            return "".join(out), 0
+        return f"Can't find service: {args[0] if args else ''}\n", 0
 
     # --- files of user 0's shared storage, as the shell user sees them --------------------------------
     def _relative(self, path: str) -> str | None:

@@ -12,12 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.adapters.nftables import parse_counters
 from kiosk.settings import defaults
 from tests.stands.netns import (
     KIT_LAN_IP,
     KIT_STAFF_IP,
     LAN_IF,
     PUBLIC_RESOLVER,
+    PUBLIC_SERVER,
     STAFF_IF,
     WAN_IF,
     Host,
@@ -55,6 +57,7 @@ staff_address = "{staff_ip}/24"
 [uplink]
 check_enabled = {check_enabled}
 check_url = "http://198.51.100.10/generate_204"
+monthly_cap_mb = {monthly_cap_mb}
 """
 
 
@@ -67,7 +70,8 @@ class Accepted:
 
 class KitUnderTest:
     def __init__(self, topology: Topology, workdir: Path, *, session_minutes: int = 120, quota_mb: int = 500,
-                 check_enabled: bool = True, upstream_dns: tuple[str, ...] = (PUBLIC_RESOLVER,)) -> None:
+                 check_enabled: bool = True, upstream_dns: tuple[str, ...] = (PUBLIC_RESOLVER,),
+                 monthly_cap_mb: int = 0) -> None:
         self.topology = topology
         self.host: Host = topology.kit_host
         self.workdir = workdir
@@ -79,7 +83,7 @@ class KitUnderTest:
             staff=STAFF_IF, staff_ip=KIT_STAFF_IP,
             session_minutes=session_minutes, quota_mb=quota_mb, lan=LAN_IF, wan=WAN_IF, leases=self.leases,
             upstream=", ".join(f'"{address}"' for address in upstream_dns),
-            check_enabled="true" if check_enabled else "false"))
+            check_enabled="true" if check_enabled else "false", monthly_cap_mb=monthly_cap_mb))
         self.rendered = workdir / "etc"
         self.kiosk_process: subprocess.Popen | None = None
         self.mediator: Phone | None = None
@@ -169,6 +173,27 @@ print(json.dumps({{"status": r.status, "location": r.getheader("Location") or ""
         return next(item["set"].get("elem", []) for item in listing["nftables"] if "set" in item)
 
 
+    def forwarded_bytes(self, phone_ip: str) -> int:
+        """IP bytes the kit forwarded for a phone, both directions, from its set elements' counters."""
+        listing = json.loads(self.host.run(["nft", "-j", "list", "table", "inet", "kiosk"], check=True).stdout)
+        return sum(count for client, count in parse_counters(listing).items() if client.ip == phone_ip)
+
+    def month_cap(self) -> tuple[int, int]:
+        """The kernel's monthly-cap quota: (bytes it lets through, bytes it has seen)."""
+        listing = json.loads(self.host.run(["nft", "-j", "list", "quota", "inet", "kiosk", "month_cap"],
+                                           check=True).stdout)
+        quota = next(item["quota"] for item in listing["nftables"] if "quota" in item)
+        return int(quota["bytes"]), int(quota.get("used", 0))
+
+    def remove_quota_rules(self, map_name: str = "session_quotas") -> int:
+        """Delete the forward rules that enforce the kernel quotas reached through ``map_name`` (a control);
+        returns how many."""
+        listing = self.host.run(["nft", "-a", "list", "chain", "inet", "kiosk", "forward"], check=True).stdout
+        handles = [line.rsplit("# handle ", 1)[1] for line in listing.splitlines() if f"@{map_name}" in line]
+        for handle in handles:
+            self.host.run(["nft", "delete", "rule", "inet", "kiosk", "forward", "handle", handle], check=True)
+        return len(handles)
+
     def dropped_as_spoofed(self, interface: str) -> int:
         """Packets the kit's anti-spoofing rule dropped so far on ``interface`` (its counter)."""
         listing = json.loads(self.host.run(["nft", "-j", "list", "chain", "inet", "kiosk", "antispoof"]).stdout)
@@ -177,6 +202,28 @@ print(json.dumps({{"status": r.status, "location": r.getheader("Location") or ""
             if {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": interface}} in expressions:
                 return next(e["counter"]["packets"] for e in expressions if "counter" in e)
         raise AssertionError(f"no anti-spoofing rule for {interface}")
+
+
+def download(phone: Host, size: int) -> int:
+    """Body bytes a phone receives of one plain HTTP download from the simulated internet, reading until
+    the server is done or the transfer stalls for 3 s (the kernel dropping its packets)."""
+    code = f"""
+import json, socket
+s = socket.create_connection(("{PUBLIC_SERVER}", 80), timeout=5)
+s.sendall(b"GET /bytes/{size} HTTP/1.0\\r\\nHost: www.internet.test\\r\\n\\r\\n")
+s.settimeout(3)
+data = b""
+try:
+    while chunk := s.recv(65536):
+        data += chunk
+except OSError:
+    pass
+print(json.dumps({{"body": len(data.partition(b"\\r\\n\\r\\n")[2])}}))
+"""
+    done = phone.python(code, timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"download failed: {done.stderr}")
+    return json.loads(done.stdout)["body"]
 
 
 def wait_until(predicate, timeout: float, what: str):

@@ -169,8 +169,9 @@ def a_busy_week(kit: FieldKit) -> None:
     kit.now("2026-11-16T09:45")
     kit.connect(1)
     kit.now("2026-11-16T10:00")
-    kit.record(procedure_themes=["etrangers_europe"], themes=[], age_band="soixante_dix_plus", gender="feminin",
-               social_status="retraite", autonomy="partiellement_autonome", referral="administration")
+    kit.record(procedure_themes=["etrangers_europe"], themes=["aide_aux_demarches_administratives"],
+               age_band="soixante_dix_plus", gender="feminin", social_status="retraite",
+               autonomy="partiellement_autonome", referral="administration")
     kit.now("2026-11-16T10:15")
     kit.traffic(1, 1_500_000)
     kit.now("2026-11-16T10:30")
@@ -181,7 +182,7 @@ def a_busy_week(kit: FieldKit) -> None:
     kit.questionnaire("visit-1")
     kit.questionnaire("visit-2", complete=False)  # started, left unfinished: not counted
     kit.now("2026-11-16T11:10")
-    kit.survey.appointments.request("appointment-1", Request("Fatou", "0612345678", "", "any"), "fr")
+    kit.survey.appointments.request(Request("Fatou", "0612345678", "", "any"), "fr")
     kit.now("2026-11-16T11:20")
     kit.lend("tab-9")
     kit.now("2026-11-16T12:00")
@@ -189,7 +190,8 @@ def a_busy_week(kit: FieldKit) -> None:
     kit.now("2026-11-16T14:00")
     afternoon = start_outing(kit, "Parvis de l'école")
     kit.now("2026-11-16T14:30")
-    kit.record("demarche", "45", themes=[], procedure_themes=["logement"])
+    kit.record("individuel", "45", themes=["aide_aux_demarches_administratives"],
+               procedure_themes=["logement"])
     kit.now("2026-11-16T16:00")
     assert kit.outings.end(afternoon)
     kit.now("2026-11-17T10:00")

@@ -27,7 +27,8 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 GET_ROUTES = ["/", "/outing", "/activity", "/activity?kind=individuel", "/appointments", "/tablets", "/questionnaire",
               "/sessions", "/reports", "/reports/week/2026-W38", "/reports/month/2026-09",
-              "/reports/month/2026-09/activities.csv", "/reports/month/2026-09?print=1", "/clock", "/privacy"]
+              "/reports/month/2026-09/activities.csv",
+              "/reports/month/2026-09/activities.xlsx", "/reports/month/2026-09?print=1", "/clock", "/privacy"]
 POST_ROUTES = ["/logout", "/outing/start", "/outing/end", "/activity", "/activity/1/delete", "/appointments/1/done",
                "/tablets/tab-1/lend", "/tablets/tab-1/return", "/tablets/tab-1/wipe", "/sessions/1/revoke",
                "/clock/phone", "/clock/network", "/privacy/purge"]
@@ -229,7 +230,7 @@ def test_pages_carry_a_strict_content_security_policy(mediator):
     nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
     assert f'<script nonce="{nonce}">' in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
-    for path in ("/", "/outing", "/activity?kind=demarche", "/reports/month/2026-09"):
+    for path in ("/", "/outing", "/activity?kind=individuel", "/reports/month/2026-09"):
         assert "<script" not in mediator.text(path), "only the clock page has a script"
 
 
@@ -301,14 +302,27 @@ def record(dash: Dashboard, **values) -> TestResponse:
 def test_an_activity_is_recorded_in_three_posts_worth_of_taps(mediator):
     mediator.start_outing()
     kinds = mediator.text("/activity")
-    assert 'href="/activity?kind=demarche"' in kinds
-    form = mediator.text("/activity?kind=demarche")
-    assert 'value="45" checked' in form  # the kind's usual duration is already chosen
-    saved = mediator.post("/activity", {"kind": "demarche", "duration": "45", "procedure_themes": ["logement"]})
+    assert 'href="/activity?kind=individuel"' in kinds and "kind=demarche" not in kinds
+    form = mediator.text("/activity?kind=individuel")
+    assert 'value="30" checked' in form  # the kind's usual duration is already chosen
+    saved = mediator.post("/activity", {"kind": "individuel", "duration": "45", "procedure_themes": ["logement"],
+                                        "themes": ["aide_aux_demarches_administratives"]})
     assert saved.status_code == 303
     [made] = mediator.context.activity.recent(mediator.context.outings.current().id)
     assert made.entry.procedure_themes == ("logement",) and made.entry.duration_min == 45
     assert made.outing_id == mediator.context.outings.current().id
+
+
+def test_a_procedure_alone_is_refused_in_plain_words(mediator):
+    response = mediator.post("/activity", {"kind": "individuel", "duration": "30", "procedure_themes": ["logement"]})
+    assert response.status_code == 422
+    assert "Une démarche va avec le thème « Aide aux démarches administratives »" in html.unescape(
+        response.get_data(as_text=True))
+    assert mediator.context.activity.recent(None) == []
+
+
+def test_the_former_procedure_kind_is_gone(mediator):
+    assert mediator.get("/activity?kind=demarche").status_code == 404
 
 
 def test_a_record_needs_a_theme(mediator):
@@ -346,7 +360,7 @@ def test_a_mistaken_record_can_be_undone_the_same_day(mediator):
 
 
 def test_an_origin_revealing_theme_is_never_listed_per_record(mediator):
-    record(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe", "logement"])
+    record(mediator, themes=["aide_aux_demarches_administratives"], procedure_themes=["etrangers_europe", "logement"])
     page = mediator.text("/activity")
     assert "Logement" in page and "étrangers" not in page.lower()
 
@@ -358,8 +372,8 @@ def test_appointment_requests_are_listed_and_marked(mediator):
 
     mediator.start_outing()
     service = mediator.apps.kit.survey.appointments
-    first = service.request("nonce-1", Request("Fatou", "06 12 34 56 78", "", "morning"), "fr")
-    service.request("nonce-2", Request("<b>Ana</b>", "ana@example.org", "", "any"), "es")
+    first = service.request(Request("Fatou", "06 12 34 56 78", "", "morning"), "fr").id
+    service.request(Request("<b>Ana</b>", "ana@example.org", "", "any"), "es")
     page = mediator.text("/appointments")
     assert "Fatou" in page and "06 12 34 56 78" in page and "&lt;b&gt;Ana&lt;/b&gt;" in page
     assert mediator.post(f"/appointments/{first}/done").status_code == 303
@@ -403,7 +417,7 @@ def test_internet_sessions_visits_requests_and_loans_belong_to_the_open_outing(m
     mediator.start_outing()
     outing = mediator.context.outings.current().id
     kit.access.grant("10.42.0.23", "5a:11:22:33:44:55", "fr")
-    kit.survey.appointments.request("n-1", Request("Fatou", "0612345678", "", "any"), "fr")
+    kit.survey.appointments.request(Request("Fatou", "0612345678", "", "any"), "fr")
     visit = kit.survey.visits.start(kit.survey.library.default, "fr", "n-2")
     inventory = Inventory(kit.store, mediator.clock)
     inventory.enroll("tab-9", "android", "android-user", {}, address="127.0.0.1:5555")

@@ -92,7 +92,7 @@ def test_setting_the_clock_from_a_phone_moves_this_boots_records(store, pi):
     [open_session] = access.open_sessions()
     assert open_session.started_at == round(session.started_at + delta)
     assert open_session.seconds_remaining(pi()) == pytest.approx(7200 - 60, abs=1)  # not expired by the jump
-    assert access.sweep() == {"expired": 0, "idle": 0, "quota": 0}
+    assert access.sweep() == {"expired": 0, "cap": 0, "idle": 0, "quota": 0}
     with store.read() as db:
         assert db.execute("SELECT started_day, updated_day FROM survey_visits").fetchone()[:] == ("2026-09-20",) * 2
         assert db.execute("SELECT created_day FROM survey_appointments").fetchone()[0] == "2026-09-20"
@@ -104,7 +104,7 @@ def test_setting_the_clock_from_a_phone_moves_this_boots_records(store, pi):
 
 def test_a_clock_set_by_someone_else_is_noticed_and_corrected(store, pi):
     clock, _access, _outings, activity = services(store, pi)
-    activity.record(check_entry("information", "15", [], ["logement"]))
+    activity.record(check_entry("information", "15", ["aide_aux_demarches_administratives"], ["logement"]))
     pi.set(TRUE)  # NTP, once the 4G came up: the kiosk was not asked
     assert clock.reconcile() == pytest.approx(TRUE - WRONG)
     [moved] = activity.recent(None)

@@ -7,14 +7,17 @@ import csv
 import io
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
+from openpyxl import load_workbook
 
 from kiosk.services.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS, check_entry
 from kiosk.services.clock import local_day
 from kiosk.services.reports import month_period, small, week_period
 from tests.unit.test_dashboard import Dashboard, build
+
+ADMIN = "aide_aux_demarches_administratives"
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def rows(dash: Dashboard, path: str) -> list[dict[str, str]]:
     assert text.startswith("\ufeff"), "a byte-order mark, so that a French spreadsheet reads UTF-8"
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";")
     header = next(reader)
-    assert tuple(header) == EXPORT_COLUMNS and tuple(header[:21]) == NATIONAL_COLUMNS
+    assert tuple(header) == EXPORT_COLUMNS and tuple(header[:len(NATIONAL_COLUMNS)]) == NATIONAL_COLUMNS
     return [dict(zip(header, row, strict=True)) for row in reader]
 
 
@@ -48,41 +51,95 @@ def test_the_activity_export_has_the_national_tools_columns_and_values(mediator)
     outing = mediator.context.outings.current()
     save(mediator, autonomy="partiellement_autonome", referral="aide_aux_demarches_administratives",
          material=["tablette"], age_band="soixante_dix_plus", gender="feminin", social_status="retraite")
-    save(mediator, kind="collectif", duration="90", participants="6", workshop_title="Premiers pas", themes=[],
-         procedure_themes=["social_sante"])
+    save(mediator, kind="collectif", duration="90", participants="6", workshop_title="Premiers pas",
+         themes=[ADMIN], procedure_themes=["social_sante"], workshop_level="debutant")
     save(mediator, kind="information", duration="15", themes=["securite_numerique"])
     exported = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
-    assert len(exported) == 3
-    first, workshop, quick = exported
+    assert len(exported) == 1 + 6 + 1, "one row per accompaniment, as La Coop exports a workshop"
+    first, *workshop, quick = exported
     assert first["Type"] == "Accompagnement individuel" and first["Bénéficiaire"] == "Anonyme"
-    assert first["Canaux d’accompagnement"] == "Autre lieu" and first["Lieu"] == "Place du marché, Clamecy"
+    assert first["Canaux d’accompagnement"] == "Autre lieu" and first["Nom du lieu"] == "Place du marché"
+    assert first["Commune"] == "Clamecy" and first["Code Insee"] == "58079" and first["Participants"] == "1"
     assert first["Durée (min)"] == "30" and first["Thématique(s) d’accompagnement"] == "E-mail"
-    assert first["Niveau d’autonomie du bénéficiaire"] == "2/3"
-    assert first["Le bénéficiaire est-il orienté vers une autre structure ?"] == "Oui"
+    assert first["Niveau d’autonomie (ou de l’atelier)"] == "2/3"
+    assert first["Bénéficiaire réorienté"] == "Oui"
     assert first["Structure de redirection"].startswith("Structure d’aide aux démarches administratives")
     assert first["Matériel numérique utilisé"] == "Tablette"
     assert (first["Genre du bénéficiaire"], first["Tranche d’âge du bénéficiaire"],
             first["Statut du bénéficiaire"]) == ("Féminin", "70 ans et plus", "Retraité")
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", first["Date"])
-    assert first["Code INSEE du lieu"] == "58079" and first["Sortie"] == str(outing.id)
-    assert workshop["Type"] == "Atelier collectif" and workshop["Nombre de participants"] == "6"
-    assert workshop["Nom de l’atelier"] == "Premiers pas"
-    assert workshop["Thématique(s) d’accompagnement"] == "Social - Santé"
-    assert workshop["Genre du bénéficiaire"] == "Non communiqué"
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} à \d{2}:\d{2}", first["Enregistré le"])
+    assert first["Sortie"] == str(outing.id) and first["ID CRA"]
+    assert {row["Type"] for row in workshop} == {"Atelier collectif"}
+    assert [row["Participants"] for row in workshop] == [f"{n}/6" for n in range(1, 7)]
+    assert len({row["ID CRA"] for row in workshop}) == 1 and workshop[0]["ID CRA"] != first["ID CRA"]
+    assert workshop[0]["Nom de l’atelier"] == "Premiers pas"
+    assert workshop[0]["Thématique(s) d’accompagnement"] == "Aide aux démarches administratives\nSocial - Santé"
+    assert workshop[0]["Niveau d’autonomie (ou de l’atelier)"] == "1/3"
+    assert workshop[0]["Genre du bénéficiaire"] == "Non communiqué"
     assert quick["Notes supplémentaires"] == "Information rapide" and quick["Durée (min)"] == "15"
+
+
+def test_the_export_has_the_places_postcode_and_spreads_a_workshops_counts_over_its_rows(mediator):
+    mediator.start_outing(postcode="58500")
+    outing = mediator.context.outings.current()
+    save(mediator, kind="collectif", duration="60", participants="4", count_feminin="3", count_masculin="1",
+         count_douze_dix_huit="2", count_scolarise="2")
+    exported = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
+    assert {row["Code postal"] for row in exported} == {"58500"}
+    assert [row["Genre du bénéficiaire"] for row in exported] == ["Masculin", "Féminin", "Féminin", "Féminin"]
+    assert [row["Tranche d’âge du bénéficiaire"] for row in exported] == ["12 - 17 ans"] * 2 + ["Non communiqué"] * 2
+    assert [row["Statut du bénéficiaire"] for row in exported] == ["Scolarisé"] * 2 + [
+        "Non communiqué ou hétérogène"] * 2
+
+
+def test_the_xlsx_export_has_la_coops_columns_and_the_csvs_rows(mediator):
+    mediator.start_outing()
+    outing = mediator.context.outings.current()
+    save(mediator, autonomy="autonome", material=["telephone", "ordinateur"], gender="masculin")
+    save(mediator, kind="collectif", duration="120", participants="3", workshop_title="Sécurité",
+         themes=["securite_numerique"], workshop_level="avance")
+    save(mediator, duration="45", themes=[ADMIN], procedure_themes=["etrangers_europe", "logement"])
+    response = mediator.get(f"/reports/outing/{outing.id}/activities.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert f'filename="activites-outing-{outing.id}.xlsx"' in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.get_data()))
+    assert book.sheetnames == ["Activités"], "the sheet is named as in La Coop's export"
+    header, *cells = [list(row) for row in book["Activités"].iter_rows(values_only=True)]
+    assert tuple(header) == EXPORT_COLUMNS and tuple(header[:len(NATIONAL_COLUMNS)]) == NATIONAL_COLUMNS
+    table = [dict(zip(header, row, strict=True)) for row in cells]
+    assert len(table) == 1 + 3 + 1, "one row per accompaniment, as in the CSV"
+    first, *workshop, procedure = table
+    day = datetime.strptime(local_day(mediator.clock()), "%Y-%m-%d")
+    assert first["Date"] == day, "a real date, so the spreadsheet sorts and filters by it"
+    assert (first["Type"], first["Participants"], first["Durée (min)"]) == ("Accompagnement individuel", 1, 30)
+    assert first["Matériel numérique utilisé"] == "Ordinateur\nTéléphone"
+    assert (first["Niveau d’autonomie (ou de l’atelier)"], first["Bénéficiaire réorienté"]) == ("3/3", "Non")
+    assert (first["Genre du bénéficiaire"], first["Sortie"]) == ("Masculin", outing.id)
+    assert [row["Participants"] for row in workshop] == ["1/3", "2/3", "3/3"]
+    assert {(row["Nom de l’atelier"], row["Niveau d’autonomie (ou de l’atelier)"], row["Durée (min)"])
+            for row in workshop} == {("Sécurité", "3/3", 120)}
+    assert procedure["Thématique(s) d’accompagnement"] == "Aide aux démarches administratives\nLogement"
+    assert not any("tranger" in str(value) for row in cells for value in row)
+    csv_rows = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
+    as_text = [{column: "" if value is None else value.strftime("%d/%m/%Y") if isinstance(value, datetime)
+                else str(value) for column, value in row.items()} for row in table]
+    assert as_text == csv_rows, "the XLSX holds exactly what the CSV holds"
 
 
 def test_an_origin_revealing_theme_never_appears_per_person(mediator):
     mediator.start_outing()
     outing = mediator.context.outings.current()
-    save(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe", "logement"])
+    save(mediator, duration="45", themes=[ADMIN], procedure_themes=["etrangers_europe", "logement"])
     exported = rows(mediator, f"/reports/outing/{outing.id}/activities.csv")
-    assert exported[0]["Thématique(s) d’accompagnement"] == "Logement"
+    assert exported[0]["Thématique(s) d’accompagnement"] == "Aide aux démarches administratives\nLogement"
     assert "tranger" not in mediator.get(f"/reports/outing/{outing.id}/activities.csv").get_data(as_text=True)
     report = mediator.visible(f"/reports/outing/{outing.id}")
     assert "Droits des étrangers: moins de 3" in report
     for _ in range(2):
-        save(mediator, kind="demarche", duration="45", themes=[], procedure_themes=["etrangers_europe"])
+        save(mediator, duration="45", themes=[ADMIN], procedure_themes=["etrangers_europe"])
     assert "Droits des étrangers: 3" in mediator.visible(f"/reports/outing/{outing.id}")
 
 

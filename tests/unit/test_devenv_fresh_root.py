@@ -78,3 +78,16 @@ def test_the_fresh_root_stage_runs_in_ci_after_the_suite():
     assert any("kiosk.devenv test" in line for line in steps)
     assert steps[-1].endswith(".ci/fresh_root.py")
     assert load_fresh_root().RELEASES == ("bookworm", "trixie")
+
+
+def test_trixie_runs_the_unit_tests_and_the_network_e2e_each_test_once():
+    fresh_root = load_fresh_root()
+    assert fresh_root.tests_for("bookworm") == list(fresh_root.SLICE)
+    trixie = fresh_root.tests_for("trixie")
+    assert "tests/unit" in trixie and "tests/integration/test_network_e2e.py" in trixie
+    assert not any(test.startswith("tests/integration/test_network_e2e.py::") for test in trixie)
+    assert any(test.startswith("tests/browser/") for test in trixie)  # the rest of the slice still runs
+    for release, paths in fresh_root.RELEASE_SLICE.items():
+        assert release in fresh_root.RELEASES
+        for path in paths:
+            assert (REPO / path).exists(), f"{path} ({release}) is not in the checkout"

@@ -141,6 +141,24 @@ def test_codes_that_open_something_never_count_as_guesses(kit):
     assert kit.apps.kit.survey.visits.limiter.wait_s(PHONE_IP) is None
 
 
+def test_a_deleted_booklets_address_opened_again_is_no_guess(kit):
+    owner, booklet_code, _ = _with_booklet_and_started_visit(kit, PHONE_IP)
+    page = text(owner.get(f"/booklet/{booklet_code}/delete?lang=fr"))
+    action, token = token_for(page, "/delete")
+    assert owner.post(action, {"csrf_token": token, "confirm": "yes", "lang": "fr"}).status_code == 303
+    later = participant(kit, "10.42.0.61")  # the paper QR code, scanned weeks later on another phone
+    for _ in range(15):  # more than a phone's budget of wrong codes
+        assert later.get(f"/booklet/{booklet_code}?lang=fr").status_code == 404
+        assert later.get(f"/questionnaire/v/{owner.code}").status_code == 404, "its visits went with it"
+    assert kit.apps.kit.survey.visits.limiter.wait_s("10.42.0.61") is None
+    with kit.apps.kit.store.read() as db:
+        kept = [tuple(row) for row in db.execute("SELECT * FROM deleted_codes")]
+    assert kept and not any(booklet_code in str(value) or owner.code in str(value) for row in kept for value in row)
+    # Control: a booklet code that never existed still counts.
+    assert [later.get(f"/booklet/{'ABCDEFGHJKM'[n]}DDDDDDDD").status_code for n in range(11)] \
+        == [404] * 10 + [429]
+
+
 def test_the_kits_budget_survives_a_restart_and_no_address_is_written(portal_kit, tmp_path):
     kit = portal_kit(survey__audio_dir=str(tmp_path / "audio"))
     for i, ip in enumerate(GUESSERS[:6]):  # 60 wrong codes: the kit's budget for the hour
@@ -165,7 +183,8 @@ def test_the_kits_budget_survives_a_restart_and_no_address_is_written(portal_kit
 
 def test_setting_the_clock_back_does_not_hold_a_phone_back_until_it_catches_up(kit):
     guesser = participant(kit, GUESSERS[0])
-    assert [_wrong_lookup(guesser, n) for n in range(11)] == [404] * 10 + [429]
+    assert [_wrong_lookup(guesser, n) for n in range(11)] \
+        == [404] * 10 + [429]
     kit.clock.advance(-86_400)  # the clock was a day ahead; a phone or the network set it right
     assert _wrong_lookup(guesser, 20) == 404, "the day-ahead guesses no longer count"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.adapters.firewall import Client, FirewallError, Grant
-from kiosk.adapters.nftables import grant_commands, parse_counters, revoke_commands
+from kiosk.adapters.firewall import Client, FirewallError, Grant, QuotaReading
+from kiosk.adapters.nftables import grant_commands, parse_counters, parse_quotas, quota_objects, revoke_commands
 from kiosk.probes import PINNED_PROBE_NAMES
 from tests.support.system import kiosk_command, need_binary
 
@@ -147,9 +147,41 @@ def test_grant_and_revoke_are_one_batch_each():
         "add element inet kiosk allowed_ips { 10.42.0.23 timeout 7200s }"]
     assert grant_commands(Grant(Client(None, "02:aa:bb:cc:dd:ee"), None), now=0) == [
         "add element inet kiosk allowed_macs { 02:aa:bb:cc:dd:ee }"]
-    assert len(revoke_commands(grant.client)) == 4  # add-then-delete never fails on a missing element
+    assert len(revoke_commands(grant.client)) == 8  # add-then-delete never fails on a missing element
     with pytest.raises(FirewallError, match="already expired"):
         grant_commands(grant, now=10_000)
+
+
+def test_a_grant_with_a_budget_gets_its_own_kernel_quota_and_revoking_deletes_it():
+    client = Client("10.42.0.23", "5a:11:22:33:44:55")
+    commands = grant_commands(Grant(client, 1000 + 600, quota_bytes=2_000_000), now=1000)
+    assert commands[:2] == ["add quota inet kiosk q_10_42_0_23 { over 2000000 bytes }",
+                            'add element inet kiosk session_quotas { 10.42.0.23 timeout 600s : "q_10_42_0_23" }']
+    assert revoke_commands(client)[-1] == "delete quota inet kiosk q_10_42_0_23"
+    # By MAC alone there is no kernel quota: a download's destination MAC is unknown in the forward hook.
+    assert grant_commands(Grant(Client(None, "02:aa:bb:cc:dd:ee"), None, quota_bytes=5), now=0) == [
+        "add element inet kiosk allowed_macs { 02:aa:bb:cc:dd:ee }"]
+
+
+@pytest.mark.parametrize("budget", [0, -1, True, 2.5, "1000", 10**16])
+def test_a_malformed_budget_is_refused_in_one_sentence(budget):
+    with pytest.raises(FirewallError, match="whole number of bytes"):
+        grant_commands(Grant(Client("10.42.0.23", "5a:11:22:33:44:55"), None, quota_bytes=budget), now=0)
+
+
+def test_quotas_are_read_per_address_through_the_map():
+    listing = {"nftables": [
+        {"quota": {"family": "inet", "name": "q_10_42_0_23", "table": "kiosk", "bytes": 2000000, "used": 2000417,
+                   "inv": True}},
+        {"quota": {"family": "inet", "name": "q_10_42_0_24", "table": "kiosk", "bytes": 500, "used": 0, "inv": True}},
+        {"map": {"family": "inet", "name": "session_quotas", "table": "kiosk", "type": "ipv4_addr", "map": "quota",
+                 "elem": [[{"elem": {"val": "10.42.0.23", "timeout": 600, "expires": 500}}, "q_10_42_0_23"],
+                          ["10.42.0.24", "q_10_42_0_24"]]}},
+    ]}
+    quotas = parse_quotas(listing)
+    assert quotas == {"10.42.0.23": QuotaReading(2000417, 2000000), "10.42.0.24": QuotaReading(0, 500)}
+    assert quotas["10.42.0.23"].exhausted and not quotas["10.42.0.24"].exhausted
+    assert quota_objects(listing) == ["q_10_42_0_23", "q_10_42_0_24"]
 
 
 def test_counters_add_upload_and_download_per_phone():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from kiosk.adapters.firewall import QuotaReading
 from tests.conftest import PHONE_IP, PHONE_MAC
 from tests.unit.test_portal_probes import PORTAL, accept
 
@@ -140,7 +141,7 @@ def test_idle_session_ends(portal_kit):
     phone = kit.phone()
     accept(phone)
     kit.clock.advance(21 * 60)
-    assert kit.apps.kit.access.sweep() == {"expired": 0, "idle": 1, "quota": 0}
+    assert kit.apps.kit.access.sweep() == {"expired": 0, "cap": 0, "idle": 1, "quota": 0}
     assert phone.get(ANDROID_PROBE).status_code == 302
 
 
@@ -222,3 +223,37 @@ def test_simultaneous_accepts_of_one_phone_open_one_session(portal_kit):
     for thread in threads:
         thread.join(timeout=30)
     assert len(access.open_sessions()) == 1
+
+
+def test_the_recording_backend_holds_each_grants_kernel_budget_and_a_restart_gives_what_is_left(portal_kit):
+    kit = portal_kit(access__quota_mb=2)
+    accept(kit.phone())
+    firewall = kit.apps.kit.adapters.firewall
+    assert [g.quota_bytes for g in firewall.ledger()] == [2_000_000]
+    assert firewall.quotas() == {PHONE_IP: QuotaReading(0, 2_000_000)}
+    with kit.apps.kit.store.write() as db:  # what the kernel's counters had recorded before the restart
+        db.execute("UPDATE access_sessions SET bytes_used = 1500000")
+    restarted = portal_kit(access__quota_mb=2)
+    restarted.apps.kit.access.reconcile()
+    assert [(g.client.ip, g.quota_bytes) for g in restarted.apps.kit.adapters.firewall.ledger()] == [
+        (PHONE_IP, 500_000)]
+
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def test_the_landing_page_rendered_once_still_gives_each_phone_its_own_token_and_state(portal_kit):
+    """The landing page is rendered once per language and state (kiosk.web.page_cache): nothing of one phone
+    may reach another, and a change of state shows at once."""
+    kit = portal_kit()
+    first, second = kit.phone(), kit.phone(ip="10.42.0.31", mac="02:00:00:00:00:31")
+    pages = [text(first.get(PORTAL)), text(second.get(PORTAL)), text(first.get(PORTAL + "?lang=ar"))]
+    tokens = [TOKEN.search(page)[1] for page in pages]
+    assert tokens[0] != tokens[1] and all(page.count(token) == 1 for page, token in zip(pages, tokens, strict=True))
+    assert '<html lang="ar" dir="rtl">' in pages[2] and '<html lang="fr" dir="ltr">' in pages[0]
+    assert accept(second).status_code == 303  # its own token, from the shared page, works for it only
+    assert "déjà connecté" in text(second.get(PORTAL)) and "csrf_token" not in text(second.get(PORTAL))
+    assert 'name="csrf_token"' in text(first.get(PORTAL))  # the first phone still sees the charter's button
+    kit.uplink.up = False
+    down = text(first.get(PORTAL))
+    assert "Il n'y a pas d'internet ici pour le moment" in down and 'name="csrf_token"' not in down

@@ -327,8 +327,10 @@ def test_a_booklet_keeps_visits_and_shows_progress_on_the_second_visit(kit):
     second = text(later.run(level(2)))
     assert "Ces résultats sont dans votre livret." in second
     progress = text(later.get(f"/booklet/{booklet_code}?lang=fr"))
-    assert progress.count("<th scope=\"col\">") == 3  # the area column and two visits
-    assert progress.count("↑ Progrès") == 6
+    assert progress.count('<section class="visit"') == 2, "a list per visit"
+    latest, earlier = progress.split('<section class="visit"')[1:]
+    assert "Dernière visite" in latest and latest.count("↑ Progrès") == 6, "the latest visit first, its progress"
+    assert "Dernière visite" not in earlier and "↑ Progrès" not in earlier
     entries = kit.apps.kit.survey.booklets.entries(kit.apps.kit.survey.booklets.find(booklet_code, "test"))
     assert [entry.results.bands["safety"] for entry in entries] == [1, 2]
 
@@ -383,9 +385,32 @@ def test_an_appointment_request_needs_its_own_consent_and_is_stored_once(kit):
     replay = person.post("/appointment", data)
     assert sent.status_code == replay.status_code == 303
     assert "Un médiateur vous contactera bientôt." in text(person.follow(sent))
+    assert "déjà envoyé" in text(person.follow(replay)), "the person is told the resend was merged"
     stored = kit.apps.kit.survey.appointments.pending()
     assert [(a.first_name, a.contact, a.structure, a.slot, a.language) for a in stored] == [
         ("Nadia", "06 12 34 56 78", STRUCTURES[1], "morning", "fr")]
+
+
+def test_a_corrected_appointment_is_stored_and_an_exact_resend_is_merged_and_said(kit):
+    person = participant(kit)
+    sent, data = _appointment(person, contact="06 12 34 56 87")  # two digits swapped
+    assert "déjà envoyé" not in text(person.follow(sent))
+    corrected = person.post("/appointment", {**data, "contact": "06 12 34 56 78"})  # the same form, same token
+    assert corrected.status_code == 303
+    assert "déjà envoyé" not in text(person.follow(corrected))
+    resent = person.post("/appointment", {**data, "contact": "06.12.34.56.78"})  # the same number, again
+    merged = text(person.follow(resent))
+    assert "Demande envoyée" in merged and "Vous aviez déjà envoyé cette même demande" in merged
+    stored = kit.apps.kit.survey.appointments.pending()
+    assert [a.contact for a in stored] == ["06 12 34 56 87", "06 12 34 56 78"], "the correction is kept"
+
+    # A person asking again later (after the window) is a new request, as is another slot at once.
+    other_slot, _ = _appointment(person, slot="afternoon")
+    assert "déjà envoyé" not in text(person.follow(other_slot))
+    kit.clock.advance(16 * 60)
+    later = person.post("/appointment", {**data, "contact": "06 12 34 56 78"})
+    assert "déjà envoyé" not in text(person.follow(later))
+    assert len(kit.apps.kit.survey.appointments.pending()) == 4
 
 
 @pytest.mark.parametrize("field", [{"structure": "Elsewhere"}, {"slot": "midnight"}, {"first_name": "x" * 500}])

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from provisioning import android, linux
 from provisioning.drivers.adb import ShellResult
-from provisioning.errors import StepFailed, explain_failure
+from provisioning.errors import StepFailed, UsageError, explain_failure
 
 HOSTILE = ["espace et accents é", "quote'simple", 'quote"double', "retour\nligne", "anti\\slash", "$(reboot)",
            "@@triporteur:end", "-rf", "E"]
@@ -279,3 +279,59 @@ def test_android_answers():
     assert android.choose_strategy(4, 33) == "android-user"
     assert android.choose_strategy(1, 33) == "android-partial"
     assert android.choose_strategy(4, 23) == "android-partial"  # no ephemeral users before Android 7
+
+
+ACCOUNTS_DUMP = """User UserInfo{0:Owner:c13}:
+  Accounts: 2
+    Account {name=atelier.numerique@gmail.com, type=com.google}
+    Account {name=Invité, type=com.whatsapp}
+
+  Active Sessions: 0
+
+  RegisteredServicesCache: 1 services
+    ServiceInfo: AuthenticatorDescription {type=com.google}, ComponentInfo{com.google.android.gms/x}, uid 10123
+
+  Account visibility:
+    Account {name=atelier.numerique@gmail.com, type=com.google}
+
+User UserInfo{11:Démo, salle 2:410}:
+  Accounts: 0
+
+  Active Sessions: 0
+"""
+
+
+def test_dumpsys_account_gives_each_user_its_accounts_as_digests_only():
+    # Only the lines under "Accounts: N" count: a later section naming an account again is not counted twice.
+    accounts = android.parse_accounts(ACCOUNTS_DUMP)
+    assert sorted(accounts) == [0, 11] and len(accounts[0]) == 2 and accounts[11] == []
+    assert android.account_digest("atelier.numerique@gmail.com", "com.google") in accounts[0]
+    assert not any("gmail" in digest for digest in accounts[0])  # the kit never keeps an address
+    with pytest.raises(StepFailed, match="does not match"):
+        android.parse_accounts(ACCOUNTS_DUMP.replace("Accounts: 2", "Accounts: 3"))
+    with pytest.raises(StepFailed, match="dumpsys account"):
+        android.parse_accounts("Can't find service: account\n")
+
+
+def test_dumpsys_lock_settings_as_android_11_and_13_print_it_and_older_ones_do_not():
+    android13 = ("Current lock settings service state:\n\nUser State:\n  User 0\n    SID: 5e1\n    Quality: 131072\n"
+                 "    CredentialType: PIN\n  User 11\n    Quality: 0\n    CredentialType: NONE\n")
+    assert android.parse_locks(android13) == {0: True, 11: False}
+    android11 = "User State:\n  User 0\n    CredentialType: 3\n  User 10\n    CredentialType: -1\n"
+    assert android.parse_locks(android11) == {0: True, 10: False}
+    assert android.parse_locks("User State:\n  User 0\n    Quality: 131072\n") == {}  # not shown: not checked
+
+
+def test_third_party_packages_and_kept_users():
+    result = ShellResult(0, "package:fr.caf.mobile\npackage:com.whatsapp\n\n")
+    assert android.parse_packages(result) == ["com.whatsapp", "fr.caf.mobile"]
+    with pytest.raises(StepFailed, match="pm list packages"):
+        android.parse_packages(ShellResult(255, "Error: user 12 not found\n"))
+    users = android.parse_users("Users:\n\tUserInfo{0:Owner:c13} running\n\tUserInfo{11:Démo:410}\n"
+                                "\tUserInfo{12:Démo:410}\n\tUserInfo{13:Accueil:410}\n")
+    assert android.keepable(users, []) == [0]
+    assert android.keepable(users, ["11", "Accueil"]) == [0, 11, 13]
+    with pytest.raises(UsageError, match="several users 'Démo'"):
+        android.keepable(users, ["Démo"])
+    with pytest.raises(UsageError, match="no user '42'"):
+        android.keepable(users, ["42"])
