@@ -470,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this language (repeatable); default: all")
 
     add_dashboard_commands(commands, add)
+    from kiosk import fleet_cli
+
+    fleet_cli.register(commands, add)
     privileged = commands.add_parser("privileged", help="the root helper for firewall changes").add_subparsers(
         dest="privileged_command", required=True, metavar="ACTION")
     helper = add(privileged, "serve", cmd_privileged_serve,
