@@ -26,13 +26,13 @@ from kiosk.adapters.health import Health
 from kiosk.adapters.modem import ModemManagerCli
 from kiosk.adapters.privileged import PrivilegedClock
 from kiosk.runtime import Kit
-from kiosk.services.activity import ActivityService
 from kiosk.services.auth import LoginLimiter, PasswordFile, TooManyAttempts
 from kiosk.services.clock import ClockService, FollowingBoot
-from kiosk.services.dashboard_privacy import PrivacyService
-from kiosk.services.dashboard_tablets import DashboardTablets
-from kiosk.services.outings import OutingService
-from kiosk.services.reports import ReportService
+from kiosk.services.mediation.activity import ActivityService
+from kiosk.services.mediation.outings import OutingService
+from kiosk.services.mediation.reports import ReportService
+from kiosk.services.mediation.tablets import DashboardTablets
+from kiosk.services.privacy import PrivacyService
 from kiosk.services.secrets import get_or_create
 from kiosk.services.status import StatusService
 from kiosk.store import StoreError
@@ -98,7 +98,7 @@ def build_context(kit: Kit) -> DashboardContext:
     activity = ActivityService(store, clock)
 
     def survey_summary(since: str, until: str, outing_id: int | None):
-        from kiosk.services.survey_stats import summary
+        from kiosk.services.survey.stats import summary
 
         return summary(store, kit.survey.library, since, until, outing_id)
 

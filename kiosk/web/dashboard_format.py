@@ -6,8 +6,8 @@ from datetime import datetime
 
 from flask import Flask, g
 
-from kiosk.services.activity import SENSITIVE_THEMES
 from kiosk.services.clock import describe_offset
+from kiosk.services.mediation.activity import SENSITIVE_THEMES
 from kiosk.services.uplink import human_bytes
 from kiosk.web import dashboard_charts, dashboard_labels
 

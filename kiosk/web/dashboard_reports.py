@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, request
 
-from kiosk.services.activity import export_csv
-from kiosk.services.activity_xlsx import export_xlsx
 from kiosk.services.clock import local_day
-from kiosk.services.reports import UnknownPeriod
+from kiosk.services.mediation.activity import export_csv
+from kiosk.services.mediation.activity_xlsx import export_xlsx
+from kiosk.services.mediation.reports import UnknownPeriod
 from kiosk.web import dashboard_charts, dashboard_labels
 from kiosk.web.dashboard import ctx, page
 
