@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort
 
 from kiosk.services.mediation.la_coop_form import form_fields
-from kiosk.web.dashboard import ctx, page
+from kiosk.web.dashboard.common import ctx, page
 
 blueprint = Blueprint("la_coop", __name__, url_prefix="/la-coop")
 
