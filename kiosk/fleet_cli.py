@@ -28,7 +28,7 @@ EXIT_FAILED = 1
 
 def _uplink(settings: settings_module.Settings) -> Uplink:
     from kiosk.adapters.reachability import DefaultRoute
-    from kiosk.services.anonymous_export import open_read_only
+    from kiosk.services.mediation.anonymous_export import open_read_only
     from kiosk.services.uplink import UplinkService
 
     interface = DefaultRoute().interface()
@@ -47,7 +47,7 @@ def _disk(path: Path) -> dict[str, int]:
 
 
 def _tablets(store_path: str) -> list[dict[str, Any]]:
-    from kiosk.services.anonymous_export import open_read_only
+    from kiosk.services.mediation.anonymous_export import open_read_only
 
     try:
         with open_read_only(store_path).read() as db:
@@ -60,7 +60,7 @@ def _tablets(store_path: str) -> list[dict[str, Any]]:
 
 
 def _activity(store_path: str) -> str:
-    from kiosk.services import anonymous_export
+    from kiosk.services.mediation import anonymous_export
 
     try:
         store = anonymous_export.open_read_only(store_path)

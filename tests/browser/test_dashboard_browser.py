@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kiosk.services.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS
 from kiosk.services.auth import write_password_file
+from kiosk.services.mediation.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS
 from tests.browser import test_portal_browser as portal_browser
 from tests.browser.test_portal_browser import ARTIFACTS, SCREENSHOTS_ENV, _screenshot, _write_config
 from tests.stands import tablets as stands

@@ -39,9 +39,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
-from kiosk.services.activity import ActivityService
 from kiosk.services.clock import local_day
-from kiosk.services.outings import OutingService
+from kiosk.services.mediation.activity import ActivityService
+from kiosk.services.mediation.outings import OutingService
 from kiosk.store import SCHEMA_VERSION, Store, StoreError
 
 COLUMNS = ("day", "sessions", "data_bytes", "session_minutes", "accompaniments", "people_met",

@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from kiosk.services.activity import DIGITAL_THEMES, PROCEDURE_THEMES, SENSITIVE_THEMES, ActivityService, Record
 from kiosk.services.clock import local_day
-from kiosk.services.outings import Outing, OutingService
+from kiosk.services.mediation.activity import (
+    DIGITAL_THEMES,
+    PROCEDURE_THEMES,
+    SENSITIVE_THEMES,
+    ActivityService,
+    Record,
+)
+from kiosk.services.mediation.outings import Outing, OutingService
 from kiosk.store import Store
 
 SMALL_COUNT = 3
@@ -88,7 +94,7 @@ class Report:
     genders: dict[str, int] = field(default_factory=dict)
     age_bands: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
-    survey: Any = None  # kiosk.services.survey_stats.Summary, when the questionnaire is available
+    survey: Any = None  # kiosk.services.survey.stats.Summary, when the questionnaire is available
     appointments: dict[str, int] = field(default_factory=dict)  # requested, pending, done, cancelled
     tablets_lent: int = 0
     sessions: int = 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk.services.activity import (
+from kiosk.services.mediation.activity import (
     ADMINISTRATIVE_THEME,
     AGE_BANDS,
     ANONYMOUS,
@@ -35,7 +35,7 @@ from kiosk.services.activity import (
     Entry,
     Record,
 )
-from kiosk.services.outings import Outing
+from kiosk.services.mediation.outings import Outing
 
 # CRA/individuel/fields/autonomie.ts autonomieLabels; CRA/collectif/fields/niveau-atelier.ts niveauAtelierLabels
 AUTONOMY_LABELS = {"entierement_accompagne": "Avec guidage",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.services import connections
-from kiosk.services.activity import PROFILE_RETENTION_DAYS, ActivityService
+from kiosk.services.mediation.activity import PROFILE_RETENTION_DAYS, ActivityService
 from kiosk.settings import Settings
 from kiosk.store import Store
 
@@ -72,7 +72,7 @@ class PrivacyService:
 
     def purge_now(self) -> dict[str, int]:
         """Delete or anonymise everything past its retention; returns what went, per kind."""
-        from kiosk.services.survey import purge as purge_survey
+        from kiosk.services.survey.visits import purge as purge_survey
         from provisioning.events import purge_events
 
         now = self._clock()

@@ -13,11 +13,10 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk import __version__, probes
@@ -26,19 +25,21 @@ from kiosk.adapters.health import Health
 from kiosk.adapters.modem import ModemManagerCli
 from kiosk.adapters.privileged import PrivilegedClock
 from kiosk.runtime import Kit
-from kiosk.services.activity import ActivityService
 from kiosk.services.auth import LoginLimiter, PasswordFile, TooManyAttempts
 from kiosk.services.clock import ClockService, FollowingBoot
-from kiosk.services.dashboard_privacy import PrivacyService
-from kiosk.services.dashboard_tablets import DashboardTablets
-from kiosk.services.outings import OutingService
-from kiosk.services.reports import ReportService
+from kiosk.services.mediation.activity import ActivityService
+from kiosk.services.mediation.outings import OutingService
+from kiosk.services.mediation.reports import ReportService
+from kiosk.services.mediation.tablets import DashboardTablets
+from kiosk.services.privacy import PrivacyService
 from kiosk.services.secrets import get_or_create
 from kiosk.services.status import StatusService
 from kiosk.store import StoreError
 from kiosk.web import errors
-from kiosk.web.assist import AssistTickets, kit_tickets
+from kiosk.web.assist import kit_tickets
 from kiosk.web.csrf import CsrfTokens
+from kiosk.web.dashboard import admin, formatting, la_coop, reports, work
+from kiosk.web.dashboard.common import DashboardContext, ctx, page
 from kiosk.web.i18n import LANGUAGES, Catalogues
 
 blueprint = Blueprint("dashboard", __name__)
@@ -50,29 +51,6 @@ COOKIE = "triporteur_dashboard"
 PUBLIC_ENDPOINTS = frozenset({"dashboard.login", "dashboard.health", "static"})
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
                     "Cache-Control": "no-store"}
-
-
-@dataclass
-class DashboardContext:
-    kit: Kit
-    catalogues: Catalogues
-    csrf: CsrfTokens
-    passwords: PasswordFile
-    limiter: LoginLimiter
-    allowed_hosts: frozenset[str]
-    session_seconds: int
-    outings: OutingService
-    activity: ActivityService
-    reports: ReportService
-    clock: ClockService
-    status: StatusService
-    tablets: DashboardTablets
-    privacy: PrivacyService
-    assist: AssistTickets
-
-
-def ctx() -> DashboardContext:
-    return current_app.extensions["kiosk.dashboard"]
 
 
 def allowed_hosts(settings) -> frozenset[str]:
@@ -98,7 +76,7 @@ def build_context(kit: Kit) -> DashboardContext:
     activity = ActivityService(store, clock)
 
     def survey_summary(since: str, until: str, outing_id: int | None):
-        from kiosk.services.survey_stats import summary
+        from kiosk.services.survey.stats import summary
 
         return summary(store, kit.survey.library, since, until, outing_id)
 
@@ -199,22 +177,6 @@ def _headers(response):
     return response
 
 
-def page(template: str, status: int = 200, **values):
-    context = ctx()
-    return render_template(template, outing=context.outings.current(), **values), status
-
-
-def tr(message: str, **values: object) -> str:
-    """A message translated now (for flash messages and plain-text answers)."""
-    text = g.translations.gettext(message)
-    return text % values if values else text
-
-
-def flash_message(kind: str, message: str) -> None:
-    session.setdefault("notes", [])
-    session["notes"] = [*session["notes"][-3:], [kind, message]]
-
-
 def _notes() -> list[list[str]]:
     return session.pop("notes", []) if "notes" in session else []
 
@@ -284,8 +246,6 @@ def status():
 
 def install(app: Flask, kit: Kit) -> DashboardContext:
     """Everything the dashboard app needs, from the kit; called by ``kiosk.web.app.build_apps``."""
-    from kiosk.web import dashboard_admin, dashboard_la_coop, dashboard_reports, dashboard_work
-
     context = build_context(kit)
     context.clock.current_boot()  # this boot is registered now, before anything is recorded in it
     app.extensions["kiosk.kit"] = kit
@@ -306,13 +266,11 @@ def install(app: Flask, kit: Kit) -> DashboardContext:
         return {"lang": LANGUAGES[code], "csrf_token": csrf_token, "notes": _notes, "nonce": g.get("nonce", ""),
                 "logged_in": "sid" in session, "now": context.clock.now}
 
-    from kiosk.web import dashboard_format
-
-    dashboard_format.install(app)
+    formatting.install(app)
     app.before_request(_guard)
     app.after_request(_headers)
-    for module_blueprint in (blueprint, dashboard_work.blueprint, dashboard_reports.blueprint,
-                             dashboard_la_coop.blueprint, dashboard_admin.blueprint):
+    for module_blueprint in (blueprint, work.blueprint, reports.blueprint, la_coop.blueprint,
+                             admin.blueprint):
         app.register_blueprint(module_blueprint)
     errors.install(app, "dashboard/error.html")
     return context

@@ -1,13 +1,13 @@
 """Re-typing records into La Coop de la médiation numérique: La Coop has no activity import, so the dashboard
 shows each record, or all the records of an outing, field after field in the order of La Coop's activity
-form and with that form's labels (kiosk.services.la_coop_form)."""
+form and with that form's labels (kiosk.services.mediation.la_coop_form)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort
 
-from kiosk.services.la_coop_form import form_fields
-from kiosk.web.dashboard import ctx, page
+from kiosk.services.mediation.la_coop_form import form_fields
+from kiosk.web.dashboard.common import ctx, page
 
 blueprint = Blueprint("la_coop", __name__, url_prefix="/la-coop")
 

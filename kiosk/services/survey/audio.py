@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.adapters.speech import Speech, SpeechError
-from kiosk.services.survey_content import Item, Library, Questionnaire
+from kiosk.services.survey.content import Item, Library, Questionnaire
 
 VOICES = {"fr": "fr-fr", "en": "en-gb", "ar": "ar", "uk": "uk", "es": "es"}
 MAX_CLIP_BYTES = 20_000

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kiosk.services.survey_content import Item, Questionnaire
+from kiosk.services.survey.content import Item, Questionnaire
 
 AnswerValue = int | str | tuple[str, ...] | None
 Answers = Mapping[str, AnswerValue]

@@ -7,8 +7,8 @@ from flask import Blueprint, redirect, request, url_for
 
 from kiosk.adapters.clock import ClockError
 from kiosk.services.clock import epoch_from_local
-from kiosk.web.dashboard import ctx, flash_message, page, tr
-from kiosk.web.dashboard_format import offset
+from kiosk.web.dashboard.common import ctx, flash_message, page, tr
+from kiosk.web.dashboard.formatting import offset
 
 blueprint = Blueprint("admin", __name__)
 

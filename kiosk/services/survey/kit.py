@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.services.appointments import AppointmentService
-from kiosk.services.booklet import BookletService
-from kiosk.services.survey import GuessLimiter, SurveyService
-from kiosk.services.survey_audio import AudioCatalogue
-from kiosk.services.survey_content import Library, load_library
+from kiosk.services.survey.appointments import AppointmentService
+from kiosk.services.survey.audio import AudioCatalogue
+from kiosk.services.survey.booklet import BookletService
+from kiosk.services.survey.content import Library, load_library
+from kiosk.services.survey.visits import GuessLimiter, SurveyService
 from kiosk.settings import Settings
 from kiosk.store import Store
 

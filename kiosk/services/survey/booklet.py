@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.services.survey import (
+from kiosk.services.survey.visits import (
     BOOKLET_LENGTH,
     GuessLimiter,
     Results,

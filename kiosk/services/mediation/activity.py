@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from kiosk.services.clock import local_day
-from kiosk.services.outings import Outing
+from kiosk.services.mediation.outings import Outing
 from kiosk.store import Store
 
 PROFILE_RETENTION_DAYS = 365

@@ -16,8 +16,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from kiosk.services.activity import Record, export_table
-from kiosk.services.outings import Outing
+from kiosk.services.mediation.activity import Record, export_table
+from kiosk.services.mediation.outings import Outing
 
 SHEET = "Activités"
 DATE_COLUMNS = frozenset({"Date"})

@@ -1,6 +1,6 @@
 """What the dashboard shows for each code of the services (message ids, translated where shown).
 
-The codes and the export's French labels belong to kiosk.services.activity (the national tool's words);
+The codes and the export's French labels belong to kiosk.services.mediation.activity (the national tool's words);
 these are the dashboard's own wording, short enough for a phone.
 """
 

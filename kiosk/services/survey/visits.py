@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from kiosk.services import survey_rules as rules
-from kiosk.services.guesses import GuessLimiter, TooManyGuesses
-from kiosk.services.survey_content import Item, Library, Questionnaire
+from kiosk.services.survey import rules
+from kiosk.services.survey.content import Item, Library, Questionnaire
+from kiosk.services.survey.guesses import GuessLimiter, TooManyGuesses
 from kiosk.store import Store
 
 # No 0/O, 1/I/L: a code read aloud or copied from paper cannot be misread. 31 symbols.

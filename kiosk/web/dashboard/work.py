@@ -9,14 +9,15 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, redirect, request, url_for
 
 from kiosk.adapters.firewall import FirewallError
-from kiosk.services import activity as vocabulary
-from kiosk.services.activity import Incomplete, Tampered, check_entry
-from kiosk.services.dashboard_appointments import AppointmentFollowUp
-from kiosk.services.dashboard_tablets import TabletActionError
-from kiosk.services.outings import PLACE_KINDS, AlreadyOpen, OutingError, check_draft
+from kiosk.services.mediation import activity as vocabulary
+from kiosk.services.mediation.activity import Incomplete, Tampered, check_entry
+from kiosk.services.mediation.appointment_follow_up import AppointmentFollowUp
+from kiosk.services.mediation.outings import PLACE_KINDS, AlreadyOpen, OutingError, check_draft
+from kiosk.services.mediation.tablets import TabletActionError
 from kiosk.services.status import tablet_lines
 from kiosk.web.booklet import qr_svg
-from kiosk.web.dashboard import ctx, flash_message, page, tr
+from kiosk.web.dashboard.common import ctx, flash_message, page, tr
+from kiosk.web.portal import landing_url
 
 blueprint = Blueprint("work", __name__)
 
@@ -190,8 +191,6 @@ def tablet_action(name: str, action: str):
 
 def assisted_questionnaire_url() -> str:
     """The portal's questionnaire with a fresh assist ticket: only a logged-in mediator reaches this."""
-    from kiosk.web.app import landing_url  # app.py builds this module's app: imported late
-
     context = ctx()
     return f"{landing_url(context.kit.settings)}questionnaire?{urlencode({'assist': context.assist.issue()})}"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.services.appointments import Appointment
 from kiosk.services.clock import local_day
+from kiosk.services.survey.appointments import Appointment
 from kiosk.store import Store
 
 STATUSES = ("pending", "done", "cancelled")

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kiosk.services.survey import Tampered, day_of
+from kiosk.services.survey.visits import Tampered, day_of
 from kiosk.store import Store
 
 SLOTS = ("morning", "afternoon", "any")

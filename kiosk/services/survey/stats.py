@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from kiosk.services.survey_content import BANDS, Library
+from kiosk.services.survey.content import BANDS, Library
 from kiosk.store import Store
 
 

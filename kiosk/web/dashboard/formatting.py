@@ -6,10 +6,10 @@ from datetime import datetime
 
 from flask import Flask, g
 
-from kiosk.services.activity import SENSITIVE_THEMES
 from kiosk.services.clock import describe_offset
+from kiosk.services.mediation.activity import SENSITIVE_THEMES
 from kiosk.services.uplink import human_bytes
-from kiosk.web import dashboard_charts, dashboard_labels
+from kiosk.web.dashboard import charts, labels
 
 
 def hm(moment: float | None) -> str:
@@ -29,20 +29,20 @@ def datetime_local(moment: float) -> str:
 
 
 def label(table: str, code: str | None) -> str:
-    """The translated label of a code from one of dashboard_labels' tables (the code itself if unknown)."""
-    mapping = getattr(dashboard_labels, table)
+    """The translated label of a code from one of the tables in ``labels`` (the code itself if unknown)."""
+    mapping = getattr(labels, table)
     message = mapping.get(code or "", code or "")
     return g.translations.gettext(message) if message else ""
 
 
 def reason(text: str) -> str:
     """A tablet's status reason or wipe step, translated when it is one of the usual ones."""
-    return g.translations.gettext(text) if text in dashboard_labels.TABLET_REASONS else text
+    return g.translations.gettext(text) if text in labels.TABLET_REASONS else text
 
 
 def offset(seconds: float) -> str:
     unit, amount = describe_offset(seconds)
-    return g.translations.gettext(dashboard_labels.OFFSET_UNITS[unit]) % {"n": amount}
+    return g.translations.gettext(labels.OFFSET_UNITS[unit]) % {"n": amount}
 
 
 def number(value: float) -> str:
@@ -54,5 +54,5 @@ def number(value: float) -> str:
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(hm=hm, day=day, datetime_local=datetime_local, bytes=human_bytes, offset=offset,
                                  number=number)
-    app.jinja_env.globals.update(label=label, reason=reason, labels=dashboard_labels, charts=dashboard_charts,
+    app.jinja_env.globals.update(label=label, reason=reason, labels=labels, charts=charts,
                                  sensitive_themes=sorted(SENSITIVE_THEMES))

@@ -21,7 +21,7 @@ import yaml
 
 from kiosk.settings import KNOWN_LANGUAGES, SettingsError
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "content"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "content"  # kiosk/content
 KINDS = ("rating", "challenge", "single", "multiple")
 SKILL_KINDS = ("rating", "challenge")
 ROLES = ("procedures", "manage_today", "learn", "equipment")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, request
 
-from kiosk.services.activity import export_csv
-from kiosk.services.activity_xlsx import export_xlsx
 from kiosk.services.clock import local_day
-from kiosk.services.reports import UnknownPeriod
-from kiosk.web import dashboard_charts, dashboard_labels
-from kiosk.web.dashboard import ctx, page
+from kiosk.services.mediation.activity import export_csv
+from kiosk.services.mediation.activity_xlsx import export_xlsx
+from kiosk.services.mediation.reports import UnknownPeriod
+from kiosk.web.dashboard import charts, labels
+from kiosk.web.dashboard.common import ctx, page
 
 blueprint = Blueprint("reports", __name__, url_prefix="/reports")
 KINDS = ("outing", "week", "month")
@@ -60,13 +60,13 @@ def report(kind: str, key: str):
             if counts:
                 bands.append((title, [counts.get(band, 0) for band in BAND_ORDER]))
     svg = {
-        "themes": dashboard_charts.bars([(_label(dashboard_labels.DIGITAL_THEMES, code), count)
+        "themes": charts.bars([(_label(labels.DIGITAL_THEMES, code), count)
                                          for code, count in built.themes]),
-        "procedures": dashboard_charts.bars([(_label(dashboard_labels.PROCEDURE_THEMES, code), count)
+        "procedures": charts.bars([(_label(labels.PROCEDURE_THEMES, code), count)
                                              for code, count in built.procedures]),
-        "kinds": dashboard_charts.bars([(_label(dashboard_labels.KINDS, code), count)
+        "kinds": charts.bars([(_label(labels.KINDS, code), count)
                                         for code, count in sorted(built.by_kind.items())]),
-        "bands": dashboard_charts.stacked(bands),
+        "bands": charts.stacked(bands),
     }
     template = "dashboard/report_print.html" if request.args.get("print") == "1" else "dashboard/report.html"
     return page(template, report=built, period=period, svg=svg, bands=bands, band_order=BAND_ORDER)
