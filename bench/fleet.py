@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from kiosk.services.fleet_git import GitSsh  # noqa: E402
+from kiosk.services.fleet.git import GitSsh  # noqa: E402
 from tests.stands.fleet_hub import HUB_IP, FleetWorld  # noqa: E402
 from tests.stands.netns import LAN_IF, UPLINK_IF, WAN_IF, HarnessUnavailable, Topology  # noqa: E402
 

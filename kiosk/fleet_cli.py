@@ -1,4 +1,4 @@
-"""`kiosk fleet key` and `kiosk fleet pull`, the kit's side of the fleet behind 4G (kiosk/services/fleet_pull.py).
+"""`kiosk fleet key` and `kiosk fleet pull`, the kit's side of the fleet behind 4G (kiosk/services/fleet/pull.py).
 
 Exit codes: 0 done (applied, up to date, or nothing to do while offline); 1 the run stopped (the line says
 why: hub unreachable, disk full, a commit refused…); 2 bad settings. The timer runs `pull` and the journal
@@ -18,9 +18,9 @@ from typing import Any
 
 import kiosk
 from kiosk import settings as settings_module
-from kiosk.services.fleet_git import GitError, make_key
-from kiosk.services.fleet_pull import FleetConfig, FleetPull, FleetPullError, Uplink, interface_bytes
-from kiosk.services.fleet_spool import Outbox
+from kiosk.services.fleet.git import GitError, make_key
+from kiosk.services.fleet.pull import FleetConfig, FleetPull, FleetPullError, Uplink, interface_bytes
+from kiosk.services.fleet.spool import Outbox
 from kiosk.store import StoreError
 
 EXIT_FAILED = 1

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from kiosk.services.fleet_spool import Outbox, atomic_write
+from kiosk.services.fleet.spool import Outbox, atomic_write
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is a dependency of the fleet pull")
 

@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kiosk.services.fleet_git import GitError, GitSsh, git
-from kiosk.services.fleet_spool import atomic_write, read_json
+from kiosk.services.fleet.git import GitError, GitSsh, git
+from kiosk.services.fleet.spool import atomic_write, read_json
 
 APPLY_TIMEOUT_S = 3600
 MB = 1_000_000

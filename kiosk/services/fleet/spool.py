@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kiosk.services.fleet_git import GitError, GitSsh, git
+from kiosk.services.fleet.git import GitError, GitSsh, git
 
 OUTBOX = "outbox"
 ANONYMOUS_AUTHOR = ["user.name=kit", "user.email=kit@fleet.invalid"]
