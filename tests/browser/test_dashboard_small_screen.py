@@ -1,0 +1,95 @@
+"""The dashboard on a mediator's small phone (360 × 640, JavaScript off in the pages): every control of its main
+pages is at least 44 × 44 CSS px (links inside a sentence are exempt, as WCAG 2.5.5 allows), the nine tabs and
+the /privacy table fit the screen's width without sideways scrolling. JavaScript is on in the measuring tab only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.test_dashboard_browser import PASSWORD, dashboard_only  # noqa: F401 - fixture
+from tests.browser.test_portal_browser import browser  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.browser
+
+MIN = 44
+WIDTH = 360
+PAGES = ["/", "/outing", "/activity", "/appointments", "/tablets", "/sessions", "/reports", "/clock", "/privacy"]
+SMALL_CONTROLS = """(min) => {
+    const small = [];
+    const inSentence = (a) => {
+        const parent = a.parentElement;
+        return parent && parent.textContent.trim() !== a.textContent.trim();
+    };
+    const targets = document.querySelectorAll(
+        'button, select, summary, textarea, input:not([type=hidden]):not([type=checkbox]):not([type=radio]), '
+        + 'label:has(input[type=checkbox]), label:has(input[type=radio]), a');
+    for (const el of targets) {
+        if (el.tagName === 'A' && inSentence(el)) continue;
+        const box = el.getBoundingClientRect();
+        if (!box.width) continue;  // not shown (print-only, hidden)
+        if (box.height < min - 0.5 || box.width < min - 0.5)
+            small.push(`${el.tagName.toLowerCase()} ${Math.round(box.width)}×${Math.round(box.height)} `
+                       + (el.textContent || el.getAttribute('aria-label') || el.name || '').trim().slice(0, 30));
+    }
+    return small;
+}"""
+
+
+def test_every_dashboard_control_is_44_px_and_the_pages_fit_360_px(browser, dashboard_only) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    base = f"http://127.0.0.1:{dashboard_only}"
+    context = browser.new_context(viewport={"width": WIDTH, "height": 640}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(base + "/outing", wait_until="load")
+        page.fill("#password", PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(lambda url: urlsplit(url).path == "/outing")
+        page.fill("#place", "Place de l'église")
+        page.fill("#commune", "Clamecy")
+        page.fill("#insee_code", "58079")
+        page.get_by_role("button", name="Commencer la sortie").click()
+        page.wait_for_url(lambda url: urlsplit(url).path == "/")
+        expect(page.locator(".tabs a")).to_have_count(9)
+        page.goto(base + "/activity", wait_until="load")
+        page.get_by_role("link", name=re.compile("Accompagnement individuel")).click()
+        activity_form = urlsplit(page.url)
+        page.locator("label.chip-choice", has_text="E-mail").first.click()
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(page.locator(".note.ok")).to_have_text("Enregistré.")  # the pages below list a record
+        page.goto(base + "/reports", wait_until="load")
+        report = page.get_by_role("link", name=re.compile("Place de l'église")).first.get_attribute("href")
+        assert report, "no report of the outing"
+
+        small: dict[str, list[str]] = {}
+        too_wide: dict[str, int] = {}
+        for path in [*PAGES, f"{activity_form.path}?{activity_form.query}", report]:
+            response = page.goto(base + path, wait_until="load")
+            assert response is not None and response.status == 200, (path, response)
+            found = page.evaluate(SMALL_CONTROLS, MIN)
+            if found:
+                small[path] = found
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > WIDTH:
+                too_wide[path] = width
+        assert small == {}, json.dumps(small, ensure_ascii=False, indent=1)
+        assert too_wide == {}, f"wider than the {WIDTH} px screen (sideways scrolling): {too_wide}"
+
+        page.goto(base + "/privacy", wait_until="load")
+        table = page.locator("main table").first
+        expect(table).to_be_visible()
+        box = table.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
+        tabs = page.locator(".tabs a")
+        for index in range(tabs.count()):
+            tab = tabs.nth(index).bounding_box()
+            assert tab is not None and tab["x"] >= 0 and tab["x"] + tab["width"] <= WIDTH, (index, tab)
+    finally:
+        context.close()
