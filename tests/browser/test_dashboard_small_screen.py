@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from kiosk.services.survey.appointments import AppointmentService, Request
+from kiosk.store import Store
 from tests.browser.test_dashboard_browser import PASSWORD, dashboard_only  # noqa: F401 - fixture
 from tests.browser.test_portal_browser import browser  # noqa: F401 - fixture
 
@@ -40,9 +44,13 @@ SMALL_CONTROLS = """(min) => {
 }"""
 
 
-def test_every_dashboard_control_is_44_px_and_the_pages_fit_360_px(browser, dashboard_only) -> None:  # noqa: F811
+def test_every_dashboard_control_is_44_px_and_the_pages_fit_360_px(browser, dashboard_only,  # noqa: F811
+                                                                     tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
+    # A request as the questionnaire's form stores it, so that the appointments page shows its buttons.
+    AppointmentService(Store(tmp_path / "kiosk.db"), time.time).request(
+        Request("Awa", "awa.diallo@example.org", "", "morning"), "fr")
     base = f"http://127.0.0.1:{dashboard_only}"
     context = browser.new_context(viewport={"width": WIDTH, "height": 640}, device_scale_factor=2, is_mobile=True,
                                   has_touch=True, locale="fr-FR")
@@ -73,6 +81,8 @@ def test_every_dashboard_control_is_44_px_and_the_pages_fit_360_px(browser, dash
         for path in [*PAGES, f"{activity_form.path}?{activity_form.query}", report]:
             response = page.goto(base + path, wait_until="load")
             assert response is not None and response.status == 200, (path, response)
+            if path == "/appointments":
+                expect(page.locator("li.item", has_text="awa.diallo@example.org")).to_have_count(1)
             found = page.evaluate(SMALL_CONTROLS, MIN)
             if found:
                 small[path] = found
