@@ -188,7 +188,7 @@ def cmd_connections_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_report_export(args: argparse.Namespace) -> int:
-    from kiosk.services import anonymous_export
+    from kiosk.services.mediation import anonymous_export
 
     if not args.anonymous:
         raise UsageError("only the anonymous export exists: `kiosk report export --anonymous` (per-day counts, "
@@ -314,7 +314,7 @@ def cmd_privileged_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_content_check(args: argparse.Namespace) -> int:
-    from kiosk.services.survey_content import load_library
+    from kiosk.services.survey.content import load_library
 
     directory = args.dir if args.dir is not None else (_load(args).survey.content_dir or None)
     library = load_library(directory)  # ContentError: "file: path: reason" lines, exit 2
@@ -326,8 +326,8 @@ def cmd_content_check(args: argparse.Namespace) -> int:
 
 def cmd_content_build_audio(args: argparse.Namespace) -> int:
     from kiosk.adapters.speech import Speech
-    from kiosk.services.survey_audio import MAX_CLIP_BYTES, build
-    from kiosk.services.survey_content import load_library
+    from kiosk.services.survey.audio import MAX_CLIP_BYTES, build
+    from kiosk.services.survey.content import load_library
 
     settings = _load(args)
     speech = Speech(espeak=settings.survey.espeak)
@@ -372,8 +372,8 @@ def add_dashboard_commands(commands, add) -> None:
 
     def purge(args: argparse.Namespace) -> int:
         from kiosk.runtime import Kit
-        from kiosk.services.activity import ActivityService
-        from kiosk.services.dashboard_privacy import PrivacyService
+        from kiosk.services.mediation.activity import ActivityService
+        from kiosk.services.privacy import PrivacyService
 
         kit = Kit.open(_load(args))
         done = PrivacyService(kit.settings, kit.store, ActivityService(kit.store, time.time), time.time).purge_now()
@@ -470,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this language (repeatable); default: all")
 
     add_dashboard_commands(commands, add)
+    from kiosk import fleet_cli
+
+    fleet_cli.register(commands, add)
     privileged = commands.add_parser("privileged", help="the root helper for firewall changes").add_subparsers(
         dest="privileged_command", required=True, metavar="ACTION")
     helper = add(privileged, "serve", cmd_privileged_serve,

@@ -47,6 +47,10 @@ SYSTEM_TOOLS: dict[str, str] = {
     "qemu-system-x86_64": "qemu-system-x86",
     "mkfs.ext4": "e2fsprogs",
     "ssh": "openssh-client",
+    # tests/integration/test_fleet_pull.py: the fleet's hub (git over SSH) and a slowed NAT (tc tbf).
+    "git": "git",
+    "git-shell": "git",
+    "tc": "iproute2",
     # tests/stands/sshd.py: a participant's at job, extended attribute and ACL on the simulated laptop.
     "at": "at",
     "setfattr": "attr",

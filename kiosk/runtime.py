@@ -22,7 +22,7 @@ from kiosk.settings import Settings
 from kiosk.store import Store
 
 if TYPE_CHECKING:
-    from kiosk.services.survey_kit import SurveyServices
+    from kiosk.services.survey.kit import SurveyServices
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Kit:
     def survey(self) -> SurveyServices:
         """The questionnaire's services; built on first use so that commands that do not need them do not
         read the questionnaire files (``build_apps`` uses it at start, so a bad file stops ``serve``)."""
-        from kiosk.services.survey_kit import build_survey
+        from kiosk.services.survey.kit import build_survey
 
         return build_survey(self.settings, self.store, self.adapters.clock)
 

@@ -22,7 +22,8 @@ from functools import partial
 from waitress.server import create_server
 
 from kiosk.listeners import bind_listener, split_listen
-from kiosk.services import connections, survey
+from kiosk.services import connections
+from kiosk.services.survey import visits as survey
 from kiosk.settings import Settings
 from kiosk.web.app import Apps
 

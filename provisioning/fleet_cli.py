@@ -122,7 +122,22 @@ def format_status(state: Mapping[str, Mapping[str, Any]], hosts: Sequence[str]) 
     return "\n".join(lines) + "\n"
 
 
+def _hub_status(args: argparse.Namespace) -> int:
+    from provisioning import fleet_hub
+
+    expected = list(args.expect or [])
+    reports = fleet_hub.read_reports(args.hub, Path(args.state).with_name("hub-cache.git"))
+    status = fleet_hub.hub_status(reports, expected, datetime.now(UTC), args.stale_days)
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        sys.stdout.write(fleet_hub.format_hub_status(status))
+    return 0 if all(entry.get("state") == "reported" for entry in status.values()) else EXIT_FAILED
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.hub:
+        return _hub_status(args)
     state_path = Path(args.state)
     result = _run(args, "status.yml")
     state = merge_status(result, _load_state(state_path), datetime.now(UTC))
@@ -180,6 +195,12 @@ def register(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     collect.add_argument("--report-dir", default=str(DEFAULT_REPORT_DIR), help=f"default: {DEFAULT_REPORT_DIR}")
     status = add("status", cmd_status, "each kit's version, last contact, disk and data used")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--hub", metavar="URL", help="read the kits' reports off the fleet's hub (kits behind 4G "
+                        "that pull) instead of reaching each kit over SSH")
+    status.add_argument("--stale-days", type=int, default=3, metavar="N",
+                        help="with --hub: a kit whose last report is this old shows as such (default: 3)")
+    status.add_argument("--expect", action="append", metavar="KIT",
+                        help="with --hub: a kit that should report (repeatable); shown even if it never did")
     status.add_argument("--state", default=str(DEFAULT_STATE), help=f"where last contacts are kept "
                         f"(default: {DEFAULT_STATE})")
     return group

@@ -4,7 +4,7 @@
 
 `playbooks/collect.yml` leaves, for each kit it was asked to reach, ``DIR/kits/<kit>/kit.json`` (name, area,
 whether it was reached) and, when reached, ``DIR/kits/<kit>/activity.csv``: the per-day counts made on the kit
-by ``kiosk report export --anonymous`` (``kiosk/services/anonymous_export.py`` describes each column). This
+by ``kiosk report export --anonymous`` (``kiosk/services/mediation/anonymous_export.py`` describes each column). This
 module writes ``DIR/fleet-activity.csv`` and ``DIR/fleet-report.html`` (inline SVG, no script, nothing fetched).
 
 Every export has ``day, sessions, data_bytes, session_minutes`` (``COLUMNS``); kits updated since the

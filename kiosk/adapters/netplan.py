@@ -30,6 +30,7 @@ class NetworkPlan:
     staff_psk_file: str
     dashboard_port: int
     control_group: str = ""
+    fleet_hub: tuple[str, ...] = ()  # the fleet hub's addresses: the kit talks to it, participants never
 
     @property
     def kit_ip(self) -> str:
@@ -65,4 +66,19 @@ class NetworkPlan:
             staff_psk_file=wifi.staff_psk_file,
             dashboard_port=int(settings.dashboard.listen.rpartition(":")[2]),
             control_group=wifi.control_group,
+            fleet_hub=fleet_hub_addresses(settings),
         )
+
+
+def fleet_hub_addresses(settings) -> tuple[str, ...]:
+    """fleet.hub_addresses, plus the hub's own address when fleet.hub names it by IPv4 address."""
+    from urllib.parse import urlsplit
+
+    addresses = list(settings.fleet.hub_addresses)
+    host = urlsplit(settings.fleet.hub).hostname if "://" in settings.fleet.hub else None
+    try:
+        if host and ipaddress.ip_address(host).version == 4:
+            addresses.append(host)
+    except ValueError:
+        pass  # a name: the tech lead lists its addresses in fleet.hub_addresses
+    return tuple(dict.fromkeys(addresses))

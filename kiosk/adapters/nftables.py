@@ -51,6 +51,11 @@ def render_ruleset(plan: NetworkPlan) -> str:
                      f'\n        iifname "{staff}" ip daddr {plan.staff.ip} tcp dport 80 '
                      f"dnat ip to {plan.staff.ip}:{plan.dashboard_port}")
         staff_antispoof = f'\n        iifname "{staff}" ip saddr != {{ 0.0.0.0, {plan.staff.network} }} counter drop'
+    hub = ""
+    if plan.fleet_hub:
+        addresses = ", ".join(plan.fleet_hub)
+        hub = ("\n        # Nor the fleet's hub: only the kit itself talks to it (kiosk fleet pull)."
+               f'\n        iifname "{lan}" ip daddr {{ {addresses} }} reject with icmpx admin-prohibited')
     private = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16"
     port_blocks = "".join(f"\n        meta l4proto {{ tcp, udp }} ip saddr {address} masquerade to :{block}"
                           for address, block in natports.blocks(plan.lan))
@@ -127,7 +132,7 @@ table inet kiosk {{
         # Participants never reach each other (nor the tablets' management ports).
         iifname "{lan}" oifname "{lan}" reject with icmpx admin-prohibited
         # Nor the uplink's own private side: a HiLink dongle's admin page, a tethered phone, a venue LAN.
-        iifname "{lan}" ip daddr {{ {private} }} reject with icmpx admin-prohibited
+        iifname "{lan}" ip daddr {{ {private} }} reject with icmpx admin-prohibited{hub}
         # The session's data quota, both directions in one budget: past it, dropped by the kernel itself.
         # Traffic with the kit (portal, DNS) goes through the input chain and never counts.
         iifname "{lan}" oifname "{wan}" quota name ip saddr map @session_quotas drop

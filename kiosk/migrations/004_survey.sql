@@ -1,4 +1,4 @@
--- the questionnaire: visits, answers, booklets, appointment requests (kiosk/services/survey*.py, booklet.py,
+-- the questionnaire: visits, answers, booklets, appointment requests (kiosk/services/survey/: visits.py, booklet.py,
 -- appointments.py). No IP or MAC address anywhere; dates are days (YYYY-MM-DD, the kit's local time), never times.
 -- outing_id: the mediators' outing ("sortie") a visit belongs to. The dashboard work adds the outings table and
 -- fills this column; until then it stays NULL.

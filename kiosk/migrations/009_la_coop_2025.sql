@@ -1,5 +1,5 @@
 -- Activity records in La Coop de la médiation numérique's current model (upstream commit 46aa33b, kiosk/services/
--- activity.py): the "demarche" kind is gone, procedure themes go with the theme aide_aux_demarches_administratives,
+-- mediation/activity.py): the "demarche" kind is gone, procedure themes go with the theme aide_aux_demarches_administratives,
 -- two referral structures and the workshop's level are new. SQLite cannot change a CHECK: the table is rebuilt.
 CREATE TABLE activity_records_new (
     id INTEGER PRIMARY KEY,

@@ -1,5 +1,5 @@
 -- Appointment slots a mediator publishes at a partner structure, and the booking a participant makes in one
--- (kiosk/services/slots.py). A slot is free while ``booked`` is NULL; booking it is one UPDATE ... WHERE
+-- (kiosk/services/survey/slots.py). A slot is free while ``booked`` is NULL; booking it is one UPDATE ... WHERE
 -- booked IS NULL, so two phones tapping the same slot cannot both get it. The booking holds a first name,
 -- an optional contact, the procedure theme and a short code to find the confirmation again: never linked
 -- to questionnaire answers, deleted ``survey.appointment_retention_days`` after the slot's day.

@@ -10,8 +10,9 @@ from flask import Flask, g
 from kiosk import probes
 from kiosk.runtime import Kit
 from kiosk.services.secrets import get_or_create
-from kiosk.web import appointment, bidi, booklet, dashboard, errors, portal, slots, survey, survey_common
+from kiosk.web import appointment, bidi, booklet, errors, portal, slots, survey, survey_common
 from kiosk.web.csrf import CsrfTokens
+from kiosk.web.dashboard import app as dashboard
 from kiosk.web.i18n import LANGUAGES, N_, Catalogues
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -23,13 +24,6 @@ class Apps:
     kit: Kit
     portal: Flask
     dashboard: Flask
-
-
-def landing_url(settings) -> str:
-    if settings.portal.public_url:
-        return settings.portal.public_url.rstrip("/") + "/"
-    host, _, port = settings.portal.listen.rpartition(":")
-    return f"http://{host}/" if port == "80" else f"http://{host}:{port}/"
 
 
 def _kit_hosts(settings, url: str) -> frozenset[str]:
@@ -62,7 +56,7 @@ def _install_i18n(app: Flask, catalogues: Catalogues) -> None:
 
 def build_apps(kit: Kit) -> Apps:
     settings = kit.settings
-    url = landing_url(settings)
+    url = portal.landing_url(settings)
     catalogues = Catalogues(settings.portal.languages, settings.portal.default_language)
     csrf = CsrfTokens(get_or_create(kit.store, "csrf"), kit.adapters.clock)
 

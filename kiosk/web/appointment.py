@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from kiosk.services.appointments import check_request
-from kiosk.services.survey import Tampered
+from kiosk.services.survey.appointments import check_request
+from kiosk.services.survey.visits import Tampered
 from kiosk.web.i18n import N_
 from kiosk.web.survey_common import check_token, context, page, token
 

@@ -9,8 +9,8 @@ from flask import Blueprint, g, redirect, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest
 
-from kiosk.services.booklet import Booklet, progress
-from kiosk.services.survey import Finished, TooManyTries, Visit, display_code
+from kiosk.services.survey.booklet import Booklet, progress
+from kiosk.services.survey.visits import Finished, TooManyTries, Visit, display_code
 from kiosk.web.chart import bands_chart
 from kiosk.web.survey import booklet_purpose
 from kiosk.web.survey_common import (

@@ -77,13 +77,12 @@ def N_(message: str) -> str:
 
 
 PACKAGE_DIR = TRANSLATIONS_DIR.parent
-_DASHBOARD_FILES = ("templates/dashboard/**.html", "web/dashboard.py", "web/dashboard_*.py")
+_DASHBOARD_FILES = ("templates/dashboard/**.html", "web/dashboard/**.py")
 # Which files belong to which domain (babel's method map: the first matching pattern wins).
 DOMAINS: dict[str, list[tuple[str, str]]] = {
     "messages": [*((pattern, "ignore") for pattern in _DASHBOARD_FILES),
                  ("templates/**.html", "jinja2"), ("**.py", "python")],
-    "dashboard": [("templates/dashboard/**.html", "jinja2"), ("web/dashboard.py", "python"),
-                  ("web/dashboard_*.py", "python")],
+    "dashboard": [("templates/dashboard/**.html", "jinja2"), ("web/dashboard/**.py", "python")],
 }
 # The languages each domain is translated into (English is the message ids).
 DOMAIN_LANGUAGES: dict[str, tuple[str, ...]] = {

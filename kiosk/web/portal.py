@@ -22,6 +22,14 @@ ACCEPT_PURPOSE = "accept-charter"
 NO_STORE = dict(gate.NO_STORE)
 
 
+def landing_url(settings) -> str:
+    """The address of the portal's landing page, as phones and the dashboard's links name it."""
+    if settings.portal.public_url:
+        return settings.portal.public_url.rstrip("/") + "/"
+    host, _, port = settings.portal.listen.rpartition(":")
+    return f"http://{host}/" if port == "80" else f"http://{host}:{port}/"
+
+
 @dataclass(frozen=True)
 class OfflineService:
     endpoint: str

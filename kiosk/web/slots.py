@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, redirect, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from kiosk.services.outings import OutingService
-from kiosk.services.slots import MAX_CONTACT, MAX_NAME, THEMES, Slot, SlotService, Unavailable, clean
-from kiosk.services.slots_files import ics
-from kiosk.services.survey import TooManyTries, display_code
+from kiosk.services.mediation.outings import OutingService
+from kiosk.services.survey.slots import MAX_CONTACT, MAX_NAME, THEMES, Slot, SlotService, Unavailable, clean
+from kiosk.services.survey.slots_files import ics
+from kiosk.services.survey.visits import TooManyTries, display_code
 from kiosk.web.booklet import qr_svg
 from kiosk.web.survey_common import check_token, client_key, context, page, token, too_many
 

@@ -16,8 +16,10 @@ from flask import Blueprint, abort, current_app, g, redirect, request, send_file
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from kiosk.services import survey_rules as rules
-from kiosk.services.survey import (
+from kiosk.services.survey import rules
+from kiosk.services.survey.audio import clips_for
+from kiosk.services.survey.content import Item, Questionnaire
+from kiosk.services.survey.visits import (
     Finished,
     Incomplete,
     NotAsked,
@@ -27,8 +29,6 @@ from kiosk.services.survey import (
     display_code,
     parse_answer,
 )
-from kiosk.services.survey_audio import clips_for
-from kiosk.services.survey_content import Item, Questionnaire
 from kiosk.web.assist import AssistTickets, kit_tickets
 from kiosk.web.chart import bands_chart
 from kiosk.web.survey_common import (

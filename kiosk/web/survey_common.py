@@ -11,9 +11,9 @@ from markupsafe import Markup
 from werkzeug.exceptions import BadRequest
 
 from kiosk.runtime import Kit
-from kiosk.services.survey import TooManyTries
-from kiosk.services.survey_content import Questionnaire, Texts
-from kiosk.services.survey_kit import SurveyServices
+from kiosk.services.survey.content import Questionnaire, Texts
+from kiosk.services.survey.kit import SurveyServices
+from kiosk.services.survey.visits import TooManyTries
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import NO_STORE
 from kiosk.web.i18n import LANGUAGES, N_, Catalogues

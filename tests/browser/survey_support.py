@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kiosk.services.survey_content import load_library
+from kiosk.services.survey.content import load_library
 from tests.browser.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, Phone, Portal, _screenshot, _write_config
 from tests.support.system import free_port, kiosk_command, need_binary, stop, wait_for_port
 

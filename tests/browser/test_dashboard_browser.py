@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kiosk.services.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS
 from kiosk.services.auth import write_password_file
+from kiosk.services.mediation.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS
 from tests.browser import test_portal_browser as portal_browser
-from tests.browser.test_portal_browser import ARTIFACTS, SCREENSHOTS_ENV, _screenshot, _write_config
+from tests.browser.test_portal_browser import ARTIFACTS, SCREENSHOTS_ENV, SMALL_PHONE, _screenshot, _write_config
 from tests.stands import tablets as stands
 from tests.stands.tablets import open_tablets, tablet_settings
 from tests.support.system import free_port, kiosk_command, stop, wait_for_port
@@ -94,7 +94,7 @@ def served(tmp_path: Path, adb_server, android_tablets) -> Iterator[tuple[int, o
 def mediator_phone(browser: Browser, served, tmp_path: Path) -> Iterator[tuple[Page, Dashboard, object]]:
     """The mediator's phone: narrow, touch, French, JavaScript off (every page must work without it)."""
     port, tablet = served
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740},
+    context = browser.new_context(java_script_enabled=False, viewport=SMALL_PHONE,
                                   device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR",
                                   accept_downloads=True)
     dashboard = Dashboard(port, [])
@@ -243,7 +243,7 @@ def test_the_clock_page_reads_the_phones_time_when_scripts_run(browser, served) 
     from playwright.sync_api import expect
 
     port, _tablet = served
-    context = browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=SMALL_PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True, locale="fr-FR")
     try:
         page = context.new_page()
@@ -288,7 +288,7 @@ def test_at_the_end_of_an_outing_a_mediator_reads_each_record_in_la_coops_form_o
 
     reference = json.loads((Path(__file__).parents[1] / "fixtures" / "la_coop" / "reference.json")
                            .read_text(encoding="utf-8"))
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740},
+    context = browser.new_context(java_script_enabled=False, viewport=SMALL_PHONE,
                                   device_scale_factor=2, is_mobile=True, has_touch=True, locale="fr-FR",
                                   accept_downloads=True)
     try:

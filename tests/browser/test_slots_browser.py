@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from kiosk.services.guesses import GuessLimiter
-from kiosk.services.slots import SlotService, check_slot
+from kiosk.services.survey.guesses import GuessLimiter
+from kiosk.services.survey.slots import SlotService, check_slot
 from kiosk.store import Store
 from tests.browser.test_portal_browser import (
     Phone,

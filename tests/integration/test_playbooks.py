@@ -48,6 +48,9 @@ PORTAL = f"http://{KIT_LAN_IP}/"
 VAULT_PASSWORD = "test-vault-password"  # noqa: S105 - a throwaway vault made by this test
 DASHBOARD_PASSWORD = "correct horse battery staple"  # noqa: S105 - encrypted into the test's own vault
 SECRETS_TOOL = "/usr/local/lib/triporteur/triporteur-secrets"
+FLEET_HUB = "ssh://fleet@203.0.113.2/srv/fleet.git"
+FLEET_HOST_KEY = "203.0.113.2 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGZsZWV0LWh1Yi1ob3N0LWtleS1mb3ItdGVzdHM"
+FLEET_SIGNER = 'lead@example.org namespaces="git" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxlYWQtc2lnbmluZy1rZXk'
 
 
 @dataclass
@@ -85,7 +88,10 @@ def provisioned(tmp_path_factory) -> Iterator[Provisioned]:
     # kit-a is provisioned as an image is baked: nothing secret may end up in it.
     inventory = write_inventory(workdir / "inventory", {
         "kit-a": chroot_kit(root, kit_base_hostname="kit-a", kit_kiosk_ssid="Kit A", kit_kiosk_monthly_cap_mb=20000,
-                            kit_area="Nord", kit_secrets_image_build=True)}, kit_group_vars(wheelhouse))
+                            kit_area="Nord", kit_secrets_image_build=True,
+                            kit_kiosk_host_settings={"fleet": {"hub": FLEET_HUB, "kit_name": "kit-a"}},
+                            kit_fleet_hub_host_keys=[FLEET_HOST_KEY], kit_fleet_signers=[FLEET_SIGNER])},
+        kit_group_vars(wheelhouse))
     first = run_playbook([root], inventory, "site.yml", log=workdir / "first.log")
     print(f"\nfirst run on a fresh root: {first.seconds:.0f} s")
     second = run_playbook([root], inventory, "site.yml", log=workdir / "second.log")
@@ -161,6 +167,21 @@ def test_units_are_enabled_not_started_and_hardened(provisioned):
     sshd = (root / "etc/ssh/sshd_config.d/10-triporteur.conf").read_text()
     assert "PasswordAuthentication no" in sshd and "PermitRootLogin no" in sshd
     assert "ssh-ed25519" in (root / "home/triporteur/.ssh/authorized_keys").read_text()
+
+
+def test_the_fleet_pull_is_installed_with_its_pinned_keys_and_no_kit_key(provisioned):
+    root = provisioned.root
+    assert (root / "etc/systemd/system/timers.target.wants/triporteur-fleet.timer").is_symlink()
+    assert (root / "etc/triporteur/fleet/known_hosts").read_text() == FLEET_HOST_KEY + "\n"
+    assert (root / "etc/triporteur/fleet/allowed_signers").read_text() == FLEET_SIGNER + "\n"
+    service = Unit.read(root, "triporteur-fleet.service")
+    assert service.settings["ExecStart"][0].endswith("fleet pull")
+    assert f'hub = "{FLEET_HUB}"' in (root / "etc/triporteur/kit.toml").read_text()
+    assert (root / "usr/bin/ansible-pull").exists() and (root / "usr/bin/git").exists()
+    # The kit's own key is made on the device by the unit's first run, never baked into the image.
+    assert not (root / "var/lib/triporteur/fleet/id_ed25519").exists()
+    # Participants are kept off the hub by the kit's firewall.
+    assert "203.0.113.2 } reject" in (root / "etc/triporteur/generated/nftables.nft").read_text()
 
 
 def test_no_secret_is_baked_into_the_image(provisioned):

@@ -683,6 +683,15 @@ class Topology:
         """The namespaces this topology created and has not yet deleted."""
         return list(self._state.namespaces)
 
+    def add_namespace(self, role: str) -> str:
+        """One more namespace of this topology (named after its role), cleaned up with the others."""
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,7}", role):
+            raise ValueError(f"bad namespace role {role!r}")
+        ns = f"{self.id}-{role}"
+        self._add_namespace(ns, [])
+        self.ip_batch(ns, ["link set lo up"])
+        return ns
+
     def _add_namespace(self, ns: str, resolv_lines: Sequence[str]) -> None:
         self._state.namespaces.append(ns)  # first, so a half-made one is still cleaned up
         self.write_resolv_conf(ns, (), lines=resolv_lines)

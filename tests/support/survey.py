@@ -120,7 +120,7 @@ class Participant:
 def level(n: int) -> Callable[[Question], list[str] | None]:
     """Rate every skill at level n, pass every challenge (the first correct-looking choice is not known
     here: take the choice ids the content marks right), tick the first choice of the others."""
-    from kiosk.services.survey_content import load_library
+    from kiosk.services.survey.content import load_library
 
     questionnaire = load_library().default
 

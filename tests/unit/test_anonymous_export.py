@@ -24,13 +24,13 @@ import pytest
 
 from kiosk import cli
 from kiosk.adapters.firewall import Client, RecordingFirewall
-from kiosk.services import anonymous_export
-from kiosk.services import survey_rules as rules
 from kiosk.services.access import AccessService, Limits
-from kiosk.services.activity import ActivityService, check_entry
-from kiosk.services.appointments import Request
-from kiosk.services.outings import OutingService, check_draft
-from kiosk.services.survey_kit import SurveyServices, build_survey
+from kiosk.services.mediation import anonymous_export
+from kiosk.services.mediation.activity import ActivityService, check_entry
+from kiosk.services.mediation.outings import OutingService, check_draft
+from kiosk.services.survey import rules
+from kiosk.services.survey.appointments import Request
+from kiosk.services.survey.kit import SurveyServices, build_survey
 from kiosk.store import Store
 from provisioning import fleet_report
 from provisioning.inventory import Inventory

@@ -370,7 +370,7 @@ def test_an_origin_revealing_theme_is_never_listed_per_record(mediator):
 # --- lists ------------------------------------------------------------------------------------------------
 
 def test_appointment_requests_are_listed_and_marked(mediator):
-    from kiosk.services.appointments import Request
+    from kiosk.services.survey.appointments import Request
 
     mediator.start_outing()
     service = mediator.apps.kit.survey.appointments
@@ -412,7 +412,7 @@ def test_tablet_actions_that_cannot_be_done_say_why(mediator):
 
 
 def test_internet_sessions_visits_requests_and_loans_belong_to_the_open_outing(mediator):
-    from kiosk.services.appointments import Request
+    from kiosk.services.survey.appointments import Request
     from provisioning.inventory import Inventory
 
     kit = mediator.apps.kit

@@ -14,9 +14,9 @@ import pytest
 from kiosk.adapters.clock import MAX_EPOCH, MIN_EPOCH, ClockError, check_epoch
 from kiosk.adapters.firewall import RecordingFirewall
 from kiosk.services.access import AccessService, Limits
-from kiosk.services.activity import ActivityService, check_entry
 from kiosk.services.clock import ClockService, describe_offset, epoch_from_local, local_day, shift_day
-from kiosk.services.outings import OutingService, check_draft
+from kiosk.services.mediation.activity import ActivityService, check_entry
+from kiosk.services.mediation.outings import OutingService, check_draft
 from kiosk.store import Store
 from tests.unit.test_dashboard import build
 

@@ -12,9 +12,9 @@ from datetime import date, datetime
 import pytest
 from openpyxl import load_workbook
 
-from kiosk.services.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS, check_entry
 from kiosk.services.clock import local_day
-from kiosk.services.reports import month_period, small, week_period
+from kiosk.services.mediation.activity import EXPORT_COLUMNS, NATIONAL_COLUMNS, check_entry
+from kiosk.services.mediation.reports import month_period, small, week_period
 from tests.unit.test_dashboard import Dashboard, build
 
 ADMIN = "aide_aux_demarches_administratives"

@@ -160,8 +160,8 @@ def test_per_person_columns_are_refused_too(column):
 
 
 def test_the_kits_own_export_is_what_the_report_reads(tmp_path):
-    """The kit side (kiosk/services/anonymous_export.py) and this side agree on the columns."""
-    from kiosk.services import anonymous_export
+    """The kit side (kiosk/services/mediation/anonymous_export.py) and this side agree on the columns."""
+    from kiosk.services.mediation import anonymous_export
 
     assert anonymous_export.COLUMNS == fleet_report.COLUMNS + fleet_report.ACTIVITY_COLUMNS
     day = anonymous_export.DayCounts("2026-11-16", sessions=2, data_bytes=10, session_minutes=74.6,

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from kiosk.services.guesses import GuessLimiter, TooManyGuesses
+from kiosk.services.survey.guesses import GuessLimiter, TooManyGuesses
 from tests.conftest import PHONE_IP, PortalKit
 from tests.support.survey import Participant, level, text, token_for
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.services import la_coop_form
-from kiosk.services.activity import DURATIONS, Incomplete, Record, Tampered, check_entry
-from kiosk.services.la_coop_form import duration_text, form_fields
-from kiosk.services.outings import Outing
+from kiosk.services.mediation import la_coop_form
+from kiosk.services.mediation.activity import DURATIONS, Incomplete, Record, Tampered, check_entry
+from kiosk.services.mediation.la_coop_form import duration_text, form_fields
+from kiosk.services.mediation.outings import Outing
 from tests.unit.test_dashboard import Dashboard, build
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "fixtures" / "la_coop" / "reference.json").read_text("utf-8"))
@@ -143,7 +143,7 @@ def test_the_dashboard_asks_for_the_counts_and_the_postcode_and_says_what_is_wro
 
 
 def test_a_workshops_counts_are_cleared_with_the_profile_after_a_year(tmp_path):
-    from kiosk.services.activity import PROFILE_RETENTION_DAYS, ActivityService
+    from kiosk.services.mediation.activity import PROFILE_RETENTION_DAYS, ActivityService
     from kiosk.store import Store
 
     store = Store(tmp_path / "kiosk.db")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.services import activity
-from kiosk.services.activity import ActivityService, Incomplete, Record, Tampered, check_entry, export_rows
-from kiosk.services.outings import Outing
+from kiosk.services.mediation import activity
+from kiosk.services.mediation.activity import ActivityService, Incomplete, Record, Tampered, check_entry, export_rows
+from kiosk.services.mediation.outings import Outing
 from kiosk.store import MIGRATIONS, Store, _statements
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "fixtures" / "la_coop" / "reference.json").read_text("utf-8"))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.test import TestResponse
 
-from kiosk.services.survey_content import load_library
+from kiosk.services.survey.content import load_library
 from kiosk.settings import KNOWN_LANGUAGES
 from kiosk.web.assist import kit_tickets
 from tests.support.survey import BASE, Participant, level, question, text, token_for

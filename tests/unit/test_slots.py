@@ -12,7 +12,7 @@ from pathlib import Path
 import icalendar
 import pytest
 
-from kiosk.services import survey as survey_service
+from kiosk.services.survey import visits as survey_service
 from tests.support.survey import BASE, text, token_for
 from tests.unit.test_dashboard import Dashboard, build
 

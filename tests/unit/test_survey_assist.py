@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from kiosk.services.survey import day_of
-from kiosk.services.survey_stats import summary
+from kiosk.services.survey.stats import summary
+from kiosk.services.survey.visits import day_of
 from kiosk.web.assist import SALT, SECRET_NAME, AssistTickets, end_of_day
 from tests.conftest import PHONE_IP
 from tests.support.survey import Participant, text, token_for

@@ -7,8 +7,8 @@ import pytest
 
 from kiosk import cli
 from kiosk.adapters.speech import Speech
-from kiosk.services.survey_audio import MAX_CLIP_BYTES, all_clips, build, clips_for
-from kiosk.services.survey_content import load_library
+from kiosk.services.survey.audio import MAX_CLIP_BYTES, all_clips, build, clips_for
+from kiosk.services.survey.content import load_library
 from tests.support.survey import Participant, text
 from tests.support.system import need_binary
 
@@ -56,7 +56,7 @@ def test_an_edited_text_gets_a_new_clip_and_the_old_one_is_removed(tmp_path):
     need_binary("opusenc")
     import shutil
 
-    from kiosk.services.survey_content import SHIPPED_DIR
+    from kiosk.services.survey.content import SHIPPED_DIR
 
     content = tmp_path / "content"
     shutil.copytree(SHIPPED_DIR, content)

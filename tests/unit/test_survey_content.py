@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from kiosk import cli
-from kiosk.services.survey_content import (
+from kiosk.services.survey.content import (
     DIGCOMP,
     PIX,
     SHIPPED_DIR,

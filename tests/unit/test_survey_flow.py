@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from kiosk.services import survey as survey_service
-from kiosk.services.survey_stats import summary
+from kiosk.services.survey import visits as survey_service
+from kiosk.services.survey.stats import summary
 from kiosk.web.assist import kit_tickets
 from tests.conftest import PHONE_IP, PortalKit
 from tests.support.survey import BASE, Participant, level, question, text, token_for
@@ -463,7 +463,7 @@ def test_statistics_count_bands_needs_and_languages_but_never_a_sensitive_need(k
 # -- audio ---------------------------------------------------------------------------------------------
 
 def test_audio_elements_appear_only_for_clips_that_exist_and_are_served_from_the_kit(kit, tmp_path):
-    from kiosk.services.survey_audio import clips_for
+    from kiosk.services.survey.audio import clips_for
 
     person, page = _started(kit)
     assert "<audio" not in page

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from kiosk.services.survey_content import load_library
+from kiosk.services.survey.content import load_library
 from tests.support.survey import Participant, level, question, text
 
 Q = load_library().default

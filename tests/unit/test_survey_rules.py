@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.services import survey_rules as rules
-from kiosk.services.survey_content import Area, Item, Level, Questionnaire, load_library
+from kiosk.services.survey import rules
+from kiosk.services.survey.content import Area, Item, Level, Questionnaire, load_library
 
 Q = load_library().default
 SCORED = [area.id for area in Q.scored_areas]
