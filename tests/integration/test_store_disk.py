@@ -34,7 +34,7 @@ def run_in_private_mounts(script: str, tmp_path: Path) -> subprocess.CompletedPr
 
 def setup_script(disk: Path, config: Path) -> str:
     kiosk = f"{shlex.quote(sys.executable)} -m kiosk --config {shlex.quote(str(config))}"
-    return (f"set -e; mount -t tmpfs -o size=512k tmpfs {shlex.quote(str(disk))}; "
+    return (f"set -e; mount -t tmpfs -o size=2m tmpfs {shlex.quote(str(disk))}; "
             f"{kiosk} db upgrade; {kiosk} clients allow --ip 10.42.0.5 >/dev/null; set +e; ")
 
 
