@@ -39,6 +39,8 @@ class AssociationFollower:
         self._monotonic = monotonic
         self._pending: set[str] = set()  # MACs whose revoke the firewall refused: retried
         self.malformed = 0
+        self.messages = 0  # hostapd's messages handled, and attach attempts that failed (tests wait on them)
+        self.failed_attaches = 0
         self.connected = threading.Event()  # set while attached (tests and the bench wait on it)
         self.revoked: list[tuple[str, float]] = []  # (MAC, monotonic time), the last few, for the bench
         self._control: HostapdControl | None = None
@@ -83,6 +85,7 @@ class AssociationFollower:
 
     def handle(self, message: str) -> None:
         """One unsolicited message from hostapd."""
+        self.messages += 1
         event = parse_event(message)
         if event is None:
             if "AP-STA-" in message:  # a station event we could not read: say so, never guess a MAC
@@ -108,6 +111,7 @@ class AssociationFollower:
             try:
                 control = self._attach()
             except (ControlError, StoreError, FirewallError) as problem:
+                self.failed_attaches += 1
                 if not down_logged:
                     log.warning("not following the Wi-Fi for now (%s); nothing is revoked meanwhile", problem)
                     down_logged = True

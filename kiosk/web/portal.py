@@ -122,8 +122,7 @@ def accept():
         raise BadRequest("charter not accepted")
     if not g.client.authorised:
         # No internet, or this month's data is used up: no session opens, the offline services stay on.
-        if (not ctx.kit.adapters.uplink.is_up() or ctx.kit.access.month_cap_spent
-                or ctx.kit.uplink.cap_reached()):
+        if not ctx.kit.adapters.uplink.is_up() or _cap_reached(ctx):
             token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
             return _page("portal/landing.html", status=503, csrf_token=token)
         try:

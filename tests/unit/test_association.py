@@ -133,13 +133,14 @@ def test_a_phone_that_leaves_loses_its_access_with_reason_left(kit, stand, short
 
 def test_a_clone_of_a_departed_phone_gets_nothing_and_the_log_names_nobody_for_it(kit, stand, short_dir):
     join_and_grant(kit, stand, PHONE)
-    with Following(kit, short_dir):
+    with Following(kit, short_dir) as follower:
         stand.disassociate(PHONE[1])
         assert wait_until(lambda: not open_macs(kit))
         left_at = int(kit.adapters.clock())
         kit.adapters.clock.advance(300)
+        heard = follower.messages
         stand.associate(PHONE[1])  # the clone: same MAC, and it takes the same IP
-        time.sleep(0.2)
+        assert wait_until(lambda: follower.messages > heard)  # the follower has read its AP-STA-CONNECTED
     clone = kit.access.state_of(*PHONE)
     assert not clone.authorised
     assert ledger(kit) == set()
@@ -262,7 +263,8 @@ def test_hostapd_restarting_revokes_nobody_and_the_kit_catches_up_when_it_return
     with Following(kit, short_dir) as follower:
         stand.stop()  # hostapd restarting: the socket file is gone, no event is sent
         assert wait_until(lambda: not follower.connected.is_set(), 10)
-        time.sleep(0.3)  # several reconnection attempts meanwhile
+        failed = follower.failed_attaches
+        assert wait_until(lambda: follower.failed_attaches >= failed + 3)  # several reconnection attempts meanwhile
         assert open_macs(kit) == {PHONE[1], OTHER[1], THIRD[1]}
         # It comes back: the phone and the third one rejoined, the other one is gone for good.
         stand.stations = {PHONE[1]: "[AUTH][ASSOC][AUTHORIZED]", THIRD[1]: "[AUTH][ASSOC][AUTHORIZED]"}
@@ -281,7 +283,7 @@ def test_a_phone_leaving_during_the_walk_of_the_table_does_not_cut_the_others(ki
     stand.leave_during_walk = PHONE[1]
     with Following(kit, short_dir):
         assert wait_until(lambda: PHONE[1] not in open_macs(kit))
-        time.sleep(0.2)
+        assert wait_until(lambda: stand.requests.count("STA-FIRST") >= 2)  # the walk has started over
     assert ended(kit) == {PHONE[1]: "left"}
     assert open_macs(kit) == {OTHER[1], THIRD[1]}
     assert stand.requests.count("STA-FIRST") >= 2  # the walk started over
