@@ -1,5 +1,5 @@
 """The dashboard on a mediator's small phone (360 × 640, and the README's 320 × 568): every control of its main
-pages is at least 44 × 44 CSS px (links inside a sentence are exempt, as WCAG 2.5.5 allows), the nine tabs and
+pages is at least 44 × 44 CSS px (links inside a sentence are exempt, as WCAG 2.5.5 allows), the ten tabs and
 the /privacy table fit the screen's width without sideways scrolling. The tab has JavaScript on, as measuring
 needs it; the pages work without (tests/browser/test_dashboard_browser.py).
 """
@@ -22,7 +22,8 @@ from tests.browser.test_portal_browser import browser  # noqa: F401 - fixture
 pytestmark = pytest.mark.browser
 
 MIN = 44
-PAGES = ["/", "/outing", "/activity", "/appointments", "/tablets", "/sessions", "/reports", "/clock", "/privacy"]
+PAGES = ["/", "/outing", "/activity", "/appointments", "/slots", "/tablets", "/sessions", "/reports", "/clock",
+         "/privacy"]
 SMALL_CONTROLS = """(min) => {
     const small = [];
     const inSentence = (a) => {
@@ -66,7 +67,7 @@ def test_every_dashboard_control_is_44_px_and_the_pages_fit_the_screen(browser, 
         page.fill("#insee_code", "58079")
         page.get_by_role("button", name="Commencer la sortie").click()
         page.wait_for_url(lambda url: urlsplit(url).path == "/")
-        expect(page.locator(".tabs a")).to_have_count(9)
+        expect(page.locator(".tabs a")).to_have_count(10)
         page.goto(base + "/activity", wait_until="load")
         page.get_by_role("link", name=re.compile("Accompagnement individuel")).click()
         activity_form = urlsplit(page.url)
