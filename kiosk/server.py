@@ -13,6 +13,7 @@ starts another; SIGTERM stops both.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import threading
@@ -110,6 +111,10 @@ def serve(apps: Apps) -> None:
     bind_listener(settings.dashboard.listen).close()
     apps.kit.store.close()  # the worker opens its own connections
     multiprocessing.set_start_method("fork", force=True)  # Python 3.14 would pick forkserver: see above
+    # The worker shares the built apps' memory with this process until a page is written; the collector
+    # walking objects the worker will never free would copy them all, so they are kept out of its sight.
+    gc.collect()
+    gc.freeze()
     print(f"kiosk: portal on {settings.portal.listen}, dashboard on {settings.dashboard.listen} "
           f"(firewall: {apps.kit.adapters.firewall.name}, store: {apps.kit.store.path})", flush=True)
     portal.serve(target_loader=partial(_start_worker, apps), wrap_loader=False)  # until SIGTERM or SIGINT

@@ -4,7 +4,6 @@ it, delete it. The booklet page carries its QR code (drawn by segno) and its sho
 
 from __future__ import annotations
 
-import segno
 from flask import Blueprint, g, redirect, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.exceptions import BadRequest
@@ -39,6 +38,8 @@ def _see_other(endpoint: str, **values):
 
 def qr_svg(url: str, label: str) -> Markup:
     """The QR code of ``url`` as inline SVG (about 1.5 KB), black on white so any phone can scan it."""
+    import segno  # here, not at the top: the portal process every phone probes need not hold it
+
     svg = segno.make(url, error="m", micro=False).svg_inline(scale=4, border=4, dark="#000", light="#fff",
                                                              svgclass="qr", lineclass=None, omitsize=True)
     return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1))  # noqa: S704

@@ -12,10 +12,6 @@ import io
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-
 from kiosk.services.mediation.activity import Record, export_table
 from kiosk.services.mediation.outings import Outing
 
@@ -37,6 +33,12 @@ def _typed(column: str, value: str) -> object:
 
 def export_xlsx(records: Iterable[Record], outings: Mapping[int, Outing]) -> bytes:
     """The workbook's bytes: header, then one row per accompaniment (a workshop of 6 gives 6 rows)."""
+    # Imported here: openpyxl (with Pillow) weighs about 18 MB, in a process every phone's probes go through,
+    # for an export a mediator makes now and then.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     header, *rows = export_table(records, outings)
     book = Workbook()
     sheet = book.active
