@@ -29,6 +29,14 @@ class PageCache:
             page = render({name: self._placeholder(name) for name in per_phone})
             if len(self._pages) < MAX_PAGES:
                 self._pages[key] = page  # two threads rendering the same page at once both store the same text
+        return self._fill(page, per_phone)
+
+    def cached(self, key: Hashable, per_phone: Mapping[str, str]) -> str | None:
+        """The page for ``key`` with ``per_phone``'s values put in, or None if it was never rendered."""
+        page = self._pages.get(key)
+        return None if page is None else self._fill(page, per_phone)
+
+    def _fill(self, page: str, per_phone: Mapping[str, str]) -> str:
         for name, value in per_phone.items():
             page = page.replace(self._placeholder(name), str(escape(value)))
         return page

@@ -14,11 +14,11 @@ from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
 from kiosk.web.i18n import LANGUAGES, Catalogues
+from kiosk.web.landing import ACCEPT_PURPOSE, LandingShortPath, issue_token, page_key, page_state
 from kiosk.web.page_cache import PageCache
 
 blueprint = Blueprint("portal", __name__)
 
-ACCEPT_PURPOSE = "accept-charter"
 NO_STORE = dict(gate.NO_STORE)
 
 
@@ -75,16 +75,11 @@ def _asked_language() -> str | None:
     return asked if asked in LANGUAGES else None
 
 
-def _cap_reached(ctx: PortalContext) -> bool:
-    """The month's data is used up, by the firewall's own quota or by the store's count."""
-    return ctx.kit.access.month_cap_spent or ctx.kit.uplink.cap_reached()
-
-
 def _render(template: str, **values) -> str:
     ctx = context()
     limits = ctx.kit.access.limits
-    values.setdefault("uplink_up", ctx.kit.adapters.uplink.is_up())
-    values.setdefault("cap_reached", _cap_reached(ctx))
+    for name, value in page_state(ctx).items():
+        values.setdefault(name, value)
     return render_template(
         template,
         client=g.client,
@@ -103,12 +98,12 @@ def _page(template: str, status: int = 200, **values) -> tuple[str, int, dict[st
 
 @blueprint.get("/")
 def landing():
-    """The same for every phone of a language and state but for its CSRF token: rendered once (PageCache)."""
+    """The same for every phone of a language and state but for its CSRF token: rendered once (PageCache),
+    then answered by kiosk.web.landing's short path, which this route must agree with."""
     ctx = context()
-    token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
-    state = {"uplink_up": ctx.kit.adapters.uplink.is_up(), "cap_reached": _cap_reached(ctx)}
-    key = ("portal/landing.html", g.lang, g.client.authorised, *state.values())
-    body = ctx.pages.render(key, {"csrf_token": token},
+    state = page_state(ctx)
+    body = ctx.pages.render(page_key(g.lang, g.client.authorised, state),
+                            {"csrf_token": issue_token(ctx, request.remote_addr)},
                             lambda placeholders: _render("portal/landing.html", **state, **placeholders))
     return body, 200, NO_STORE
 
@@ -122,13 +117,14 @@ def accept():
         raise BadRequest("charter not accepted")
     if not g.client.authorised:
         # No internet, or this month's data is used up: no session opens, the offline services stay on.
-        if not ctx.kit.adapters.uplink.is_up() or _cap_reached(ctx):
-            token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+        state = page_state(ctx)
+        if not state["uplink_up"] or state["cap_reached"]:
+            token = issue_token(ctx, request.remote_addr)
             return _page("portal/landing.html", status=503, csrf_token=token)
         try:
             ctx.kit.access.grant(g.client.ip, g.client.mac, g.lang, granted_by="portal")
         except GrantRefused as refused:
-            token = ctx.csrf.issue(ACCEPT_PURPOSE, request.remote_addr or "")
+            token = issue_token(ctx, request.remote_addr)
             status = 503 if refused.reason == GrantRefused.WIFI_UNAVAILABLE else 403
             return _page("portal/landing.html", status=status, csrf_token=token, refused=refused.reason)
     # A full navigation (303 to a GET) is what lets iOS turn the sheet's "Cancel" into "Done".
@@ -170,4 +166,4 @@ def install(app: Flask, ctx: PortalContext) -> None:
     app.extensions["kiosk.portal"] = ctx
     app.before_request(intercept)
     app.register_blueprint(blueprint)
-    app.wsgi_app = CaptiveGate(app.wsgi_app, ctx.kit, ctx.landing_url, ctx.kit_hosts)
+    app.wsgi_app = CaptiveGate(LandingShortPath(app.wsgi_app, ctx), ctx.kit, ctx.landing_url, ctx.kit_hosts)
