@@ -262,7 +262,9 @@ class CpuCap:
         if os.geteuid() != 0:
             return "needs root (a CPU cgroup)"
         name = f"triporteur-bench-{os.getpid()}"
-        period = 100_000
+        # A short period: with the default 100 ms, the capped kit runs 25 ms then stalls 75 ms, and every p99
+        # is that stall. At 10 ms the stall is 7.5 ms: still more than a real Pi, whose core never pauses.
+        period = 10_000
         quota = max(1000, int(self.share * period))
         if (CGROUP_ROOT / "cgroup.controllers").exists():  # cgroup v2
             if "cpu" not in (CGROUP_ROOT / "cgroup.subtree_control").read_text().split():
@@ -460,8 +462,11 @@ def print_report(results: dict[tuple[str, str], WrkResult], answers: dict[str, C
         print(f"  {scenario.name} /nginx ≥ {goal:g}{'':8}{ratio:8.3f}     {verdict(ratio >= goal)}")
         print(f"  {scenario.name} p99 ≤ {TARGET_P99_MS:g} ms{'':6}{kit.p99_ms:8.2f} ms  "
               f"{verdict(kit.p99_ms <= TARGET_P99_MS)}")
-    pss = memory["kit"][1]
-    print(f"  memory (PSS) ≤ {TARGET_RSS_MB:g} MB{'':4}{pss:8.1f} MB  {verdict(pss <= TARGET_RSS_MB)}")
+    peaks, pss = memory["kit"]
+    print(f"  peak RSS ≤ {TARGET_RSS_MB:g} MB{'':7}{max(peaks):8.1f} MB  {verdict(max(peaks) <= TARGET_RSS_MB)}"
+          "  (the largest process's)")
+    print(f"  PSS summed ≤ {TARGET_RSS_MB:g} MB{'':5}{pss:8.1f} MB  {verdict(pss <= TARGET_RSS_MB)}"
+          "  (the kit's whole share: pages the fork shares counted once)")
 
 
 def print_pi_report(results: dict[str, WrkResult], share: float) -> None:
