@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from kiosk.services.survey.guesses import GuessLimiter, TooManyGuesses
+from kiosk.store import Store
 from tests.conftest import PHONE_IP, PortalKit
 from tests.support.survey import Participant, level, text, token_for
 
@@ -218,3 +219,19 @@ def test_parallel_guesses_cannot_slip_past_the_budget():
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["held"] * 10 + ["looked"] * 10
+
+
+def test_a_store_that_cannot_be_used_still_answers_wrong_codes_and_counts_them_in_memory(tmp_path, caplog):
+    """A full or broken disk must not turn a participant's wrong code into an error page."""
+    (tmp_path / "not-a-folder").write_text("")
+    broken = Store(tmp_path / "not-a-folder" / "kit.sqlite3")  # its folder cannot be made: every access fails
+    now = [1_790_000_000.0]
+    limiter = GuessLimiter(lambda: now[0], per_phone=3, phone_window_s=60, kit=100, kit_window_s=600,
+                           store=broken)
+    assert "counting from zero" in caplog.text
+    for _ in range(3):
+        assert limiter.lookup(PHONE_IP, "WRONG1", lambda code: None) is None
+    assert "counted in memory only" in caplog.text
+    with pytest.raises(TooManyGuesses):
+        limiter.lookup(PHONE_IP, "WRONG2", lambda code: None)
+    assert limiter.lookup("10.42.0.77", "RIGHT1", lambda code: "a visit") == "a visit"  # others are served

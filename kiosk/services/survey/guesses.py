@@ -18,20 +18,23 @@ code and a code it never opened get the same answer).
 With a store, the kit's count survives a restart (table ``guess_misses``: the times only). The per-phone
 counts and the codes each phone opened stay in memory: writing them would put addresses on disk and link a
 phone to a visit. After a restart, a guesser therefore gets its one lookup, then waits while the kit's
-budget is spent.
+budget is spent. A store that cannot be read or written (a full disk) leaves the count in memory and logs
+why: a wrong code is still answered as a wrong code.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from kiosk.store import Store
+from kiosk.store import Store, StoreError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 REMEMBER_S = 86_400  # how long a phone keeps access to a code it opened, whatever it guesses afterwards
 REMEMBER_PER_PHONE = 32  # codes remembered per phone (a shared tablet opens many visits in a day)
@@ -64,10 +67,14 @@ class GuessLimiter:
         self._store = store
         if store is not None:
             now = clock()
-            with store.read() as db:
-                # Times ahead of now come from a clock set back since (a Pi without a battery): ignored.
-                rows = db.execute("SELECT at FROM guess_misses WHERE at > ? AND at <= ? ORDER BY at",
-                                  (now - kit_window_s, now)).fetchall()
+            try:
+                with store.read() as db:
+                    # Times ahead of now come from a clock set back since (a Pi without a battery): ignored.
+                    rows = db.execute("SELECT at FROM guess_misses WHERE at > ? AND at <= ? ORDER BY at",
+                                      (now - kit_window_s, now)).fetchall()
+            except StoreError as problem:
+                log.warning("wrong codes not read back, counting from zero: %s", problem)
+                rows = []
             self._all.extend(row["at"] for row in rows)
 
     def lookup(self, client: str, code: str | None, find: Callable[[str], T | None],
@@ -114,9 +121,12 @@ class GuessLimiter:
     def _record(self, at: float) -> None:
         if self._store is None:
             return
-        with self._store.write() as db:
-            db.execute("DELETE FROM guess_misses WHERE at <= ?", (at - self._kit_window,))
-            db.execute("INSERT INTO guess_misses (at) VALUES (?)", (at,))
+        try:
+            with self._store.write() as db:
+                db.execute("DELETE FROM guess_misses WHERE at <= ?", (at - self._kit_window,))
+                db.execute("INSERT INTO guess_misses (at) VALUES (?)", (at,))
+        except StoreError as problem:
+            log.warning("wrong codes counted in memory only: %s", problem)
 
     # -- inside the lock ----------------------------------------------------------------------------------
 
