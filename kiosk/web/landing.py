@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 TEMPLATE = "portal/landing.html"
 ACCEPT_PURPOSE = "accept-charter"
 MAX_REMEMBERED_CHOICES = 512  # distinct (lang, Accept-Language) pairs; phones send a handful of spellings
+MAX_REMEMBERED_HEADER = 200  # longer headers are parsed every time: a phone's own is far shorter, and a
+# remembered 400 KB header (granian takes that much) times the table's size would pin hundreds of MB
 
 
 def page_state(ctx: PortalContext) -> dict[str, bool]:
@@ -56,7 +58,7 @@ class LanguageChoice:
         if chosen is None:
             accept = parse_accept_header(accept_language, LanguageAccept) if accept_language else None
             chosen = self._catalogues.choose(asked, accept)
-            if len(self._chosen) < MAX_REMEMBERED_CHOICES:
+            if len(self._chosen) < MAX_REMEMBERED_CHOICES and len(accept_language) <= MAX_REMEMBERED_HEADER:
                 self._chosen[(asked, accept_language)] = chosen
         return chosen
 

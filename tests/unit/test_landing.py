@@ -6,13 +6,17 @@ and state renders the page there, the next ones must not, and every answer must 
 
 from __future__ import annotations
 
+import gc
 import re
+import tracemalloc
 from contextlib import contextmanager
 
 import pytest
 from flask import request_started
 
 from kiosk.store import StoreError
+from kiosk.web.i18n import Catalogues
+from kiosk.web.landing import LanguageChoice
 from tests.conftest import PHONE_IP
 from tests.unit.test_portal_probes import PORTAL, accept
 
@@ -137,3 +141,24 @@ def test_a_store_that_cannot_be_read_gets_flasks_plain_error_page(portal_kit, mo
     page = response.get_data(as_text=True)
     assert "Traceback" not in page and "malformed" not in page
     assert '<html lang="fr"' in page
+
+
+def test_huge_accept_language_headers_are_answered_and_not_kept(portal_kit):
+    """A hostile phone sending hundreds of distinct 400 KB headers must not pin memory in the worker."""
+    choose = LanguageChoice(Catalogues(["fr", "en", "ar", "uk", "es"], "fr"))
+    padding = "x" * 400_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(20):
+            assert choose(None, f"uk-UA,uk;q=0.9,{padding}{index}") == "uk"
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000, f"{kept:,} bytes kept after 20 headers of 400 KB"
+    assert choose(None, "es-ES,es;q=0.9") == "es"
+    kit = portal_kit()
+    phone = kit.phone()
+    page = phone.get(PORTAL, headers={"Accept-Language": "ar," + padding}).get_data(as_text=True)
+    assert '<html lang="ar" dir="rtl">' in page
