@@ -69,7 +69,6 @@ class LandingShortPath:
     def __init__(self, app: Callable, ctx: PortalContext) -> None:
         self._app = app
         self._ctx = ctx
-        self._choose = LanguageChoice(ctx.catalogues)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == "/":
@@ -88,7 +87,7 @@ class LandingShortPath:
         ctx = self._ctx
         asked = next((value for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
                       if name == "lang"), None)
-        lang = self._choose(asked, environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+        lang = ctx.languages(asked, environ.get("HTTP_ACCEPT_LANGUAGE", ""))
         client = client_state(ctx.kit, environ)
         key = page_key(lang, client.authorised, page_state(ctx))
         return ctx.pages.cached(key, {"csrf_token": issue_token(ctx, environ.get("REMOTE_ADDR"))})

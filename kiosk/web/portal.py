@@ -14,7 +14,7 @@ from kiosk.web import gate
 from kiosk.web.csrf import CsrfTokens
 from kiosk.web.gate import CaptiveGate, client_state
 from kiosk.web.i18n import LANGUAGES, Catalogues
-from kiosk.web.landing import ACCEPT_PURPOSE, LandingShortPath, issue_token, page_key, page_state
+from kiosk.web.landing import ACCEPT_PURPOSE, LandingShortPath, LanguageChoice, issue_token, page_key, page_state
 from kiosk.web.page_cache import PageCache
 
 blueprint = Blueprint("portal", __name__)
@@ -46,6 +46,10 @@ class PortalContext:
     kit_hosts: frozenset[str]
     offline_services: list[OfflineService] = field(default_factory=list)
     pages: PageCache = field(default_factory=PageCache)
+    languages: LanguageChoice = field(init=False)  # the one language choice of Flask's pages and the short path
+
+    def __post_init__(self) -> None:
+        self.languages = LanguageChoice(self.catalogues)
 
 
 def context() -> PortalContext:
@@ -55,7 +59,7 @@ def context() -> PortalContext:
 def intercept():
     """Runs before routing, for the kit's own host (the gate has answered probes and foreign hosts)."""
     ctx = context()
-    g.lang = ctx.catalogues.choose(_asked_language(), request.accept_languages)
+    g.lang = ctx.languages(_asked_language(), request.headers.get("Accept-Language", ""))
     g.translations = ctx.catalogues.get(g.lang)
     g.client = client_state(ctx.kit, request.environ)
     if request.url_rule is None and not g.client.authorised:
@@ -78,8 +82,8 @@ def _asked_language() -> str | None:
 def _render(template: str, **values) -> str:
     ctx = context()
     limits = ctx.kit.access.limits
-    for name, value in page_state(ctx).items():
-        values.setdefault(name, value)
+    if "uplink_up" not in values:  # the landing route read the state already
+        values.update(page_state(ctx))
     return render_template(
         template,
         client=g.client,
